@@ -1,0 +1,14 @@
+"""The domain: schema, states, workflow tables, operations, scoping and audit. Nothing web here."""
+from models.base import Base, LabeledEnum, utcnow
+from models.delegation import Delegation, ExpoEdition, SubDelegation, User, user_sub_delegation
+from models.enums import (Channel, CopayDecision, Gender, IdType, InvoiceKind, InvoiceState, Label, OrderState,
+                          OrgCategory, OrgState, OutboxState, PaymentMethod, PersonState, Pickup, RefundMethod,
+                          RefundState, RegionType, Role, SubDelegationKind)
+from models.errors import (DomainError, GuardFailed, InvalidParameter, InvalidState, NotAllowed, NotFound,
+                           QuotaExceeded)
+from models.finance import Invoice, Order, OrderLine, Payment, Refund
+from models.records import AuditEntry, DealIntention, OutboxMessage
+from models.registration import OrgAddress, Organization, Person, QuotaAllocation
+from models.scope import visible
+
+__all__ = [name for name in dir() if not name.startswith("_")]

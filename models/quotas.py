@@ -1,0 +1,158 @@
+"""VIP/staff quotas and the co-payment budget: usage queries and the allocation steps of transitions.
+
+Allocation locks the sub-delegation (and organisation) rows first on PostgreSQL, then counts what
+is used, so two admins acting at the same moment are serialised and a quota is never exceeded.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import Numeric, case, cast, func, literal, literal_column, select
+from sqlalchemy.orm import Session
+
+from models.delegation import ExpoEdition, SubDelegation
+from models.enums import CopayDecision, Label, PersonState
+from models.ids import id_in
+from models.registration import Organization, Person
+from models.workflow.engine import Allocation
+
+# Persons in these states no longer hold a VIP/staff badge slot.
+RELEASED_STATES = (PersonState.CANCELLED.value, PersonState.REVIEW_FAILED.value)
+QUOTA_FIELD = {Label.VIP: "vip_quota", Label.STAFF: "staff_quota"}
+
+
+def fee_expression(person=Person):
+    """The badge fee of a person's current label, as SQL: free labels 0, reuse at the edition's percentage."""
+    fee = select(ExpoEdition.fee_per_label).where(ExpoEdition.id == person.edition_id).scalar_subquery()
+    percent = select(ExpoEdition.reuse_fee_percent).where(ExpoEdition.id == person.edition_id).scalar_subquery()
+    return case(
+        (person.label != Label.PROFESSIONAL.value, literal(0, Numeric(10, 2))),
+        (person.is_reuse, func.round(cast(fee * percent, Numeric(14, 4)) / literal_column("100.0"), 2)),
+        else_=fee,
+    )
+
+
+def lock(session: Session, model, ids) -> list:
+    """Lock rows of `model` in id order (PostgreSQL) and return them."""
+    query = select(model).where(id_in(model.id, ids)).order_by(model.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def holds_slot():
+    """Persons that occupy a quota slot."""
+    return Person.state.not_in(RELEASED_STATES)
+
+
+def label_usage(session: Session, group_column, group_ids, label: Label) -> dict[int, int]:
+    """{group id: persons with this label holding a slot}, grouped by sub-delegation or organisation."""
+    rows = session.execute(select(group_column, func.count()).where(
+        id_in(group_column, group_ids), Person.label == label.value, holds_slot()).group_by(group_column))
+    return defaultdict(int, {g: n for g, n in rows})
+
+
+def copay_used(session: Session, sub_ids) -> dict[int, Decimal]:
+    """{sub-delegation id: co-payment confirmed so far}."""
+    rows = session.execute(select(Person.sub_delegation_id, func.coalesce(func.sum(Person.copay_amount), 0)).where(
+        id_in(Person.sub_delegation_id, sub_ids), Person.copay == CopayDecision.CONFIRMED.value
+    ).group_by(Person.sub_delegation_id))
+    return defaultdict(Decimal, {s: Decimal(str(v)) for s, v in rows})
+
+
+def allocate_label(session: Session, ids, *, params, actor) -> Allocation:
+    """Grant the new label to persons in id order while both the sub-delegation's and the organisation's quota hold."""
+    label = Label(params["label"])
+    if label not in QUOTA_FIELD:
+        return Allocation(granted=list(ids))
+    rows = session.execute(select(Person.id, Person.sub_delegation_id, Person.organization_id, Person.label)
+                           .where(id_in(Person.id, ids)).order_by(Person.id)).all()
+    field = QUOTA_FIELD[label]
+    subs = {s.id: getattr(s, field) for s in lock(session, SubDelegation, {r.sub_delegation_id for r in rows})}
+    orgs = {o.id: getattr(o, field) for o in lock(session, Organization, {r.organization_id for r in rows})}
+    sub_used = label_usage(session, Person.sub_delegation_id, subs, label)
+    org_used = label_usage(session, Person.organization_id, orgs, label)
+    allocation = Allocation(granted=[])
+    for row in rows:
+        if row.label == label:
+            allocation.granted.append(row.id)
+            continue
+        if sub_used[row.sub_delegation_id] >= subs[row.sub_delegation_id]:
+            allocation.refused[row.id] = (f"交易分团{label.zh}额度已用完"
+                                          f"（{sub_used[row.sub_delegation_id]}/{subs[row.sub_delegation_id]}）")
+        elif org_used[row.organization_id] >= orgs[row.organization_id]:
+            allocation.refused[row.id] = (f"单位{label.zh}额度已用完"
+                                          f"（{org_used[row.organization_id]}/{orgs[row.organization_id]}）")
+        else:
+            sub_used[row.sub_delegation_id] += 1
+            org_used[row.organization_id] += 1
+            allocation.granted.append(row.id)
+    return allocation
+
+
+def allocate_copay(session: Session, ids, *, params, actor) -> Allocation:
+    """Confirm co-payment for persons in id order while the sub-delegation's budget holds."""
+    rows = session.execute(select(Person.id, Person.sub_delegation_id, fee_expression().label("fee"))
+                           .where(id_in(Person.id, ids)).order_by(Person.id)).all()
+    budgets = {s.id: s.copay_budget for s in lock(session, SubDelegation, {r.sub_delegation_id for r in rows})}
+    used = copay_used(session, budgets)
+    allocation = Allocation(granted=[])
+    for row in rows:
+        fee = Decimal(str(row.fee or 0))
+        budget = Decimal(str(budgets[row.sub_delegation_id]))
+        if used[row.sub_delegation_id] + fee > budget:
+            allocation.refused[row.id] = (f"统付额度不足（已用 {used[row.sub_delegation_id]:.2f} / "
+                                          f"{budget:.2f} 元，本人证件费 {fee:.2f} 元）")
+        else:
+            used[row.sub_delegation_id] += fee
+            allocation.granted.append(row.id)
+    return allocation
+
+
+def allocate_moved_labels(session: Session, org_ids, *, params, actor) -> Allocation:
+    """Move organisations to another sub-delegation only while its VIP/staff quotas hold their persons."""
+    target_id = params["sub_delegation_id"]
+    target = lock(session, SubDelegation, [target_id])
+    if not target:
+        return Allocation(granted=[], refused={i: "目标交易分团不存在" for i in org_ids})
+    target = target[0]
+    counts = session.execute(select(Person.organization_id, Person.label, func.count()).where(
+        id_in(Person.organization_id, org_ids), holds_slot(),
+        Person.label.in_([Label.VIP.value, Label.STAFF.value])).group_by(Person.organization_id, Person.label))
+    moving = defaultdict(lambda: defaultdict(int))
+    for org_id, label, n in counts:
+        moving[org_id][Label(label)] += n
+    used = {label: label_usage(session, Person.sub_delegation_id, [target_id], label)[target_id]
+            for label in QUOTA_FIELD}
+    allocation = Allocation(granted=[])
+    for org_id in sorted(org_ids):
+        over = [label for label, field in QUOTA_FIELD.items()
+                if used[label] + moving[org_id][label] > getattr(target, field)]
+        if over:
+            allocation.refused[org_id] = "、".join(
+                f"目标分团{label.zh}额度不足（已用 {used[label]}/{getattr(target, QUOTA_FIELD[label])}，"
+                f"本单位 {moving[org_id][label]} 人）" for label in over)
+            continue
+        for label in QUOTA_FIELD:
+            used[label] += moving[org_id][label]
+        allocation.granted.append(org_id)
+    return allocation
+
+
+def sub_delegation_usage(session: Session, sub_ids) -> dict[int, dict]:
+    """Used against allocated, per sub-delegation: VIP, staff and co-payment."""
+    subs = {s.id: s for s in session.scalars(select(SubDelegation).where(id_in(SubDelegation.id, sub_ids)))}
+    vip = label_usage(session, Person.sub_delegation_id, subs, Label.VIP)
+    staff = label_usage(session, Person.sub_delegation_id, subs, Label.STAFF)
+    copay = copay_used(session, subs)
+    return {sid: {"vip": (vip[sid], s.vip_quota), "staff": (staff[sid], s.staff_quota),
+                  "copay": (copay[sid], s.copay_budget)} for sid, s in subs.items()}
+
+
+def organization_usage(session: Session, org_ids) -> dict[int, dict]:
+    """Used against allocated VIP and staff badges, per organisation."""
+    orgs = {o.id: o for o in session.scalars(select(Organization).where(id_in(Organization.id, org_ids)))}
+    vip = label_usage(session, Person.organization_id, orgs, Label.VIP)
+    staff = label_usage(session, Person.organization_id, orgs, Label.STAFF)
+    return {oid: {"vip": (vip[oid], o.vip_quota), "staff": (staff[oid], o.staff_quota)} for oid, o in orgs.items()}

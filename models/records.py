@@ -1,0 +1,101 @@
+"""Deal intentions, the append-only audit log and the outbox of e-mail and SMS messages."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, JsonType, created_at_column, utcnow
+from models.columns import col, enum_col, fk
+from models.delegation import SubDelegation, User
+from models.enums import Channel, OutboxState
+from models.registration import Organization
+
+
+class DealIntention(Base):
+    """A deal an organisation intends to close with an exhibitor (意向成交)."""
+
+    __tablename__ = "deal_intention"
+    __label__ = ("意向成交", "Deal intentions")
+    __scope_column__ = "sub_delegation_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = fk("organization.id", "单位", "Organisation")
+    sub_delegation_id: Mapped[int] = fk("sub_delegation.id", "交易分团", "Sub-delegation")
+    exhibitor: Mapped[str] = col(String(200), "展商", "Exhibitor")
+    amount: Mapped[Decimal] = col(Numeric(16, 2), "意向金额", "Amount")
+    currency: Mapped[str] = col(String(3), "币种", "Currency", default="USD")
+    note: Mapped[str | None] = col(Text, "备注", "Note", nullable=True)
+    reported_by_id: Mapped[int | None] = fk("admin_user.id", "填报人", "Reported by", nullable=True)
+    created_at = created_at_column()
+
+    organization: Mapped[Organization] = relationship(info={"label": ("单位", "Organisation")})
+    sub_delegation: Mapped[SubDelegation] = relationship(info={"label": ("交易分团", "Sub-delegation")})
+    reported_by: Mapped[User | None] = relationship(info={"label": ("填报人", "Reported by")})
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_deal_intention_scope", "sub_delegation_id"),
+    )
+
+
+class AuditEntry(Base):
+    """One change, written in the same transaction as the change itself; never updated."""
+
+    __tablename__ = "audit_entry"
+    __label__ = ("操作日志", "Audit log")
+    __scope_column__ = "sub_delegation_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = col(DateTime(timezone=True), "时间", "At", default=utcnow)
+    actor_id: Mapped[int | None] = fk("admin_user.id", "操作人", "Actor", nullable=True)
+    action: Mapped[str] = col(String(80), "操作", "Action")
+    object_type: Mapped[str] = col(String(40), "对象类型", "Object type")
+    object_id: Mapped[int] = col(Integer, "对象编号", "Object id")
+    # The object's sub-delegation at the time of the change: the audit log is scoped by it.
+    sub_delegation_id: Mapped[int | None] = fk("sub_delegation.id", "交易分团", "Sub-delegation", nullable=True)
+    from_state: Mapped[str | None] = col(String(32), "原状态", "From", nullable=True)
+    to_state: Mapped[str | None] = col(String(32), "新状态", "To", nullable=True)
+    params: Mapped[dict | None] = col(JsonType, "参数", "Parameters", nullable=True)
+
+    actor: Mapped[User | None] = relationship(info={"label": ("操作人", "Actor")})
+    sub_delegation: Mapped[SubDelegation | None] = relationship(info={"label": ("交易分团", "Sub-delegation")})
+
+    __table_args__ = (
+        Index("ix_audit_entry_object", "object_type", "object_id"),
+        Index("ix_audit_entry_scope_at", "sub_delegation_id", "at"),
+        Index("ix_audit_entry_action", "action"),
+        Index("ix_audit_entry_actor", "actor_id", "at"),
+    )
+
+
+class OutboxMessage(Base):
+    """An e-mail or SMS that a transition wrote, delivered later by a separate sender."""
+
+    __tablename__ = "outbox_message"
+    __label__ = ("消息发件箱", "Outbox")
+    __scope_column__ = "sub_delegation_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = enum_col(Channel, "channel", "渠道", "Channel")
+    recipient: Mapped[str | None] = col(String(120), "收件人", "Recipient", nullable=True)
+    template: Mapped[str] = col(String(80), "消息模板", "Template")
+    object_type: Mapped[str] = col(String(40), "对象类型", "Object type")
+    object_id: Mapped[int] = col(Integer, "对象编号", "Object id")
+    sub_delegation_id: Mapped[int | None] = fk("sub_delegation.id", "交易分团", "Sub-delegation", nullable=True)
+    params: Mapped[dict | None] = col(JsonType, "参数", "Parameters", nullable=True)
+    state: Mapped[OutboxState] = enum_col(OutboxState, "outbox_state", "发送状态", "State",
+                                          default=OutboxState.PENDING)
+    attempts: Mapped[int] = col(Integer, "尝试次数", "Attempts", default=0)
+    error: Mapped[str | None] = col(Text, "错误", "Error", nullable=True)
+    sent_at: Mapped[datetime | None] = col(DateTime(timezone=True), "发送时间", "Sent at", nullable=True)
+    created_at = created_at_column()
+
+    sub_delegation: Mapped[SubDelegation | None] = relationship(info={"label": ("交易分团", "Sub-delegation")})
+
+    __table_args__ = (
+        Index("ix_outbox_message_pending", "state", "id"),
+        Index("ix_outbox_message_scope", "sub_delegation_id"),
+    )

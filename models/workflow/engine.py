@@ -1,0 +1,314 @@
+"""The declarative workflow engine: transitions are data, one engine applies them set-based.
+
+A transition names its source states, target state (a constant or a per-row SQL expression),
+the roles that may fire it, its parameters, guards (SQL predicates with a readable reason),
+extra column values, an optional allocation step (quotas, budgets), the audit action and the
+outbox message. `run()` checks role, parameters, scope, state and guards, and writes the audit
+entries, the outbox messages and the change in a constant number of statements.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, Select, String, case, insert, literal, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.base import JsonType, LabeledEnum, utcnow
+from models.delegation import User
+from models.enums import Channel, Role
+from models.errors import DomainError, InvalidParameter, NotAllowed
+from models.ids import id_in
+from models.records import AuditEntry, OutboxMessage
+from models.scope import visible
+
+NOT_VISIBLE = "不存在或不在您的权限范围内"
+PER_ROW = "per_row"
+ALL_OR_NOTHING = "all_or_nothing"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter an action asks for: free text, or one of a set of choices."""
+
+    name: str
+    label: tuple[str, str]
+    kind: str = "text"  # text | choice | sub_delegation
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] = ()
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A rule every row must pass; `predicate(model, params, actor)` is true for rows that may go on."""
+
+    reason: str
+    predicate: Callable[..., ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Notify:
+    """An outbox message written for every changed row (optionally only where `when` holds)."""
+
+    channel: Channel
+    template: str
+    recipient: Callable[[type], ColumnElement]
+    when: Callable[..., ColumnElement[bool]] | None = None
+
+
+@dataclass
+class Allocation:
+    """What an allocation step decided: rows granted, rows refused with a reason."""
+
+    granted: list[int]
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One declared transition; several may share a name with disjoint roles (e.g. two review levels)."""
+
+    name: str
+    label: tuple[str, str]
+    sources: frozenset
+    target: Any  # a state enum member, None (state unchanged) or callable(model, params) -> SQL expression
+    roles: frozenset
+    audit_action: str
+    targets: frozenset = frozenset()  # possible outcomes when target is an expression
+    params: tuple[Param, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    sets: Callable[..., dict] | None = None
+    allocate: Callable[..., Allocation] | None = None
+    after: Callable[..., None] | None = None
+    notify: Notify | None = None
+    policy: str = PER_ROW
+    confirmation: str | None = None
+    danger: bool = False
+
+    @property
+    def label_zh(self) -> str:
+        return self.label[0]
+
+    def outcomes(self) -> frozenset:
+        """Every state a row can be in after this transition."""
+        if self.target is None:
+            return frozenset(self.sources)
+        if callable(self.target) and not isinstance(self.target, LabeledEnum):
+            return self.targets
+        return frozenset({self.target})
+
+    def target_expression(self, model, params: dict):
+        """SQL value of the new state, per row."""
+        if self.target is None:
+            return model.state
+        if isinstance(self.target, LabeledEnum):
+            return literal(self.target.value, String())
+        return self.target(model, params)
+
+    def clean_params(self, raw: dict | None) -> dict:
+        """Validated parameters; raises InvalidParameter with the field's Chinese label."""
+        raw = dict(raw or {})
+        clean = {}
+        for p in self.params:
+            value = raw.get(p.name)
+            value = value.strip() if isinstance(value, str) else value
+            if value in (None, ""):
+                if p.required:
+                    raise InvalidParameter(f"请填写「{p.label[0]}」", field=p.name)
+                clean[p.name] = None
+                continue
+            if p.kind == "choice" and str(value) not in {c for c, _ in p.choices}:
+                raise InvalidParameter(f"「{p.label[0]}」的取值无效：{value}", field=p.name)
+            if p.kind == "sub_delegation":
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise InvalidParameter(f"「{p.label[0]}」的取值无效：{value}", field=p.name) from None
+            if isinstance(value, str) and len(value) > p.max_length:
+                raise InvalidParameter(f"「{p.label[0]}」不能超过 {p.max_length} 个字", field=p.name)
+            clean[p.name] = value
+        unknown = set(raw) - {p.name for p in self.params}
+        if unknown:
+            raise InvalidParameter(f"未知参数：{', '.join(sorted(unknown))}")
+        return clean
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """The transitions of one model; looked up by name and the actor's role."""
+
+    model: type
+    object_type: str
+    states: type[LabeledEnum]
+    transitions: tuple[Transition, ...]
+
+    def names(self) -> list[str]:
+        """Transition names in declaration order, each once."""
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            seen.setdefault(t.name, None)
+        return list(seen)
+
+    def variants(self, name: str) -> list[Transition]:
+        found = [t for t in self.transitions if t.name == name]
+        if not found:
+            raise InvalidParameter(f"未知操作：{name}")
+        return found
+
+    def for_role(self, name: str, role: Role) -> Transition | None:
+        """The variant of `name` this role may fire, or None."""
+        return next((t for t in self.variants(name) if role in t.roles), None)
+
+    def allowed_names(self, role: Role) -> list[str]:
+        """Names of the transitions this role may fire: drives dropdowns, buttons and permissions."""
+        return [n for n in self.names() if self.for_role(n, role)]
+
+    def label(self, name: str) -> tuple[str, str]:
+        return self.variants(name)[0].label
+
+
+@dataclass
+class Result:
+    """Outcome per row: done, or skipped with a reason a person can read."""
+
+    transition: Transition
+    done: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.skipped
+
+
+def _state_label(states: type[LabeledEnum], value) -> str:
+    try:
+        return states(value).zh
+    except ValueError:
+        return str(value)
+
+
+def run(session: Session, workflow: Workflow, name: str, target: Iterable[int] | Select, *, actor: User,
+        params: dict | None = None) -> Result:
+    """Fire transition `name` on the target rows (ids, or a SELECT of ids) as `actor`; flush, never commit."""
+    transition = workflow.for_role(name, actor.role)
+    if transition is None or not actor.active:
+        raise NotAllowed(f"您的角色（{actor.role.zh}）无权执行「{workflow.label(name)[0]}」")
+    params = transition.clean_params(params)
+    model = workflow.model
+    result = Result(transition)
+    requested = None if isinstance(target, Select) else sorted({int(i) for i in target})
+    if requested is not None and not requested:
+        return result
+
+    rows = _load_rows(session, workflow, transition, target, actor, params)
+    if requested is not None:
+        for missing in sorted(set(requested) - {r.id for r in rows}):
+            result.skipped[missing] = NOT_VISIBLE
+    eligible = []
+    for row in rows:
+        reason = _refusal(workflow, transition, row)
+        if reason:
+            result.skipped[row.id] = reason
+        else:
+            eligible.append(row.id)
+
+    if eligible and transition.allocate:
+        allocation = transition.allocate(session, eligible, params=params, actor=actor)
+        result.skipped.update(allocation.refused)
+        eligible = allocation.granted
+
+    if transition.policy == ALL_OR_NOTHING and result.skipped:
+        for row_id in eligible:
+            result.skipped[row_id] = "同批次中有不能执行的记录，本批次全部未执行"
+        result.skipped = dict(sorted(result.skipped.items()))
+        return result
+
+    if eligible:
+        _apply(session, workflow, transition, eligible, actor, params)
+        result.done = sorted(eligible)
+    result.skipped = dict(sorted(result.skipped.items()))
+    return result
+
+
+def _load_rows(session, workflow, transition, target, actor, params):
+    """Rows in scope among the target, with their state and each guard's verdict; locked on PostgreSQL."""
+    model = workflow.model
+    guard_columns = [case((g.predicate(model, params, actor), literal(1)), else_=literal(0)).label(f"guard_{i}")
+                     for i, g in enumerate(transition.guards)]
+    query = (select(model.id, model.state, *guard_columns)
+             .where(id_in(model.id, target), visible(actor, model))
+             .order_by(model.id))
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows are locked in id order, so concurrent batches wait instead of deciding twice.
+        query = query.with_for_update(of=model)
+    return session.execute(query).all()
+
+
+def _refusal(workflow: Workflow, transition: Transition, row) -> str | None:
+    """Why this row cannot take the transition, or None."""
+    state = row.state.value if isinstance(row.state, LabeledEnum) else row.state
+    if state not in {s.value for s in transition.sources}:
+        return f"当前状态为「{_state_label(workflow.states, state)}」，不能{transition.label_zh}"
+    for i, guard in enumerate(transition.guards):
+        if not getattr(row, f"guard_{i}"):
+            return guard.reason
+    return None
+
+
+def _apply(session, workflow, transition, ids: Sequence[int], actor: User, params: dict) -> None:
+    """Audit entries, outbox messages and the change itself: three statements whatever the row count."""
+    model = workflow.model
+    now = utcnow()
+    rows = id_in(model.id, ids)
+    to_state = transition.target_expression(model, params)
+    audit_params = {k: v for k, v in params.items() if v is not None} or None
+    # Audit first, while the rows still carry their source state (they are locked, or SQLite's single writer).
+    session.execute(insert(AuditEntry).from_select(
+        ["at", "actor_id", "action", "object_type", "object_id", "sub_delegation_id", "from_state", "to_state",
+         "params"],
+        select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
+               literal(transition.audit_action, String()), literal(workflow.object_type, String()),
+               model.id, model.sub_delegation_id, model.state, to_state,
+               literal(audit_params, JsonType)).where(rows)))
+    if transition.notify:
+        notify = transition.notify
+        condition = [rows] + ([notify.when(model, params, to_state)] if notify.when else [])
+        session.execute(insert(OutboxMessage).from_select(
+            ["channel", "recipient", "template", "object_type", "object_id", "sub_delegation_id", "params",
+             "state", "attempts", "created_at"],
+            select(literal(notify.channel.value, String()), notify.recipient(model),
+                   literal(notify.template, String()), literal(workflow.object_type, String()), model.id,
+                   model.sub_delegation_id, literal(audit_params, JsonType), literal("pending", String()),
+                   literal(0, Integer()), literal(now, DateTime(timezone=True))).where(*condition)))
+    values = {"state": to_state, "updated_at": now}
+    if transition.sets:
+        values.update(transition.sets(model, params, actor=actor, now=now))
+    changed = session.execute(update(model).where(rows).values(values)
+                              .execution_options(synchronize_session=False)).rowcount
+    if changed != len(ids):
+        raise DomainError(f"并发冲突：预期修改 {len(ids)} 行，实际 {changed} 行，请重试")
+    if transition.after:
+        transition.after(session, ids, params=params, actor=actor, now=now)
+    _expire_loaded(session, model, ids)
+    session.flush()
+
+
+def _expire_loaded(session: Session, model, ids: Sequence[int]) -> None:
+    """Objects already in the session would show the old state: expire them (no rows are loaded)."""
+    wanted = set(ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in wanted:
+            session.expire(obj)
+
+
+def transition_matrix(workflow: Workflow) -> dict[str, dict[str, list[str]]]:
+    """{transition: {role: [source states]}} for documentation and permission screens."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for t in workflow.transitions:
+        for role in t.roles:
+            out.setdefault(t.name, {})[role.value] = sorted(s.value for s in t.sources)
+    return out
+

@@ -1,0 +1,121 @@
+"""The person (参观人员) workflow: labels, co-payment, lock-submit, upgrade, background review, badges."""
+from __future__ import annotations
+
+from sqlalchemy import String, and_, case, cast, exists, literal, null, or_
+
+from models.enums import Channel, CopayDecision, Label, OrgState, PersonState, Role
+from models.quotas import allocate_copay, allocate_label, fee_expression
+from models.registration import Organization, Person
+from models.workflow.engine import Guard, Notify, Param, Transition, Workflow
+
+S = PersonState
+ADMINS = frozenset({Role.SECRETARIAT, Role.SUB_DELEGATION_ADMIN})
+SECRETARIAT = frozenset({Role.SECRETARIAT})
+LABEL_PARAM = Param("label", ("人员标签", "Label"), kind="choice", choices=tuple(Label.choices()))
+UPGRADE_PARAM = Param("label", ("升级为", "Upgrade to"), kind="choice",
+                      choices=((Label.STAFF.value, Label.STAFF.zh), (Label.VIP.value, Label.VIP.zh)))
+UNDECIDED = Guard("统付已确认或已取消，选择后不可更改", lambda m, p, a: m.copay == CopayDecision.UNDECIDED.value)
+ORG_NOT_REJECTED = Guard("所属单位审核不通过", lambda m, p, a: ~exists().where(
+    Organization.id == m.organization_id, Organization.state == OrgState.REJECTED.value))
+FREE_OR_COPAID = lambda m: or_(m.label != Label.PROFESSIONAL.value,  # noqa: E731
+                               m.copay == CopayDecision.CONFIRMED.value)
+PLEASE_PAY = Notify(Channel.SMS, "person_please_pay", lambda m: m.mobile,
+                    when=lambda m, p, to_state: to_state == S.PENDING_PAYMENT.value)
+BEFORE_ISSUE = frozenset(S) - {S.BADGE_ISSUED, S.CANCELLED}
+UPGRADABLE = frozenset(S) - {S.CANCELLED, S.REVIEW_FAILED}
+LABEL_RANK = case((Person.label == Label.VIP.value, 2), (Person.label == Label.STAFF.value, 1), else_=0)
+
+
+def _rank(label_value: str) -> int:
+    return Label(label_value).rank
+
+
+def lock_submit_target(model, params):
+    """Free labels and co-paid persons go straight to review; the rest must pay."""
+    return case((FREE_OR_COPAID(model), S.PENDING_REVIEW.value), else_=S.PENDING_PAYMENT.value)
+
+
+def cancel_copay_target(model, params):
+    """Without co-payment a professional visitor pays; free labels go to review; pending_lock waits for lock-submit."""
+    return case((model.state == S.PENDING_LOCK.value, S.PENDING_LOCK.value),
+                (model.label == Label.PROFESSIONAL.value, S.PENDING_PAYMENT.value),
+                else_=S.PENDING_REVIEW.value)
+
+
+def confirm_copay_target(model, params):
+    return case((model.state == S.PENDING_LOCK.value, S.PENDING_LOCK.value), else_=S.PENDING_REVIEW.value)
+
+
+def upgrade_target(model, params):
+    """A produced or issued badge becomes invalid: the person goes back to approved for a new one."""
+    return case((model.state.in_([S.BADGE_PRODUCED.value, S.BADGE_ISSUED.value]), S.APPROVED.value),
+                (model.state == S.PENDING_PAYMENT.value, S.PENDING_REVIEW.value),
+                else_=model.state)
+
+
+def upgrade_sets(model, params, *, actor, now):
+    return {"label": params["label"],
+            "invalid_badge_number": case((model.badge_number.is_not(None), model.badge_number),
+                                         else_=model.invalid_badge_number),
+            "badge_number": null()}
+
+
+def badge_number(model, params, *, actor, now):
+    return {"badge_number": literal("E", String()) + cast(model.edition_id, String()) + literal("-", String())
+            + cast(model.id, String())}
+
+
+TRANSITIONS = (
+    Transition("submit", ("提交", "Submit"), frozenset({S.SAVED}), S.PENDING_CONFIRMATION, ADMINS,
+               "person.submitted", guards=(ORG_NOT_REJECTED,)),
+    Transition("set_label", ("标注人员标签", "Set label"),
+               frozenset({S.SAVED, S.PENDING_LOCK, S.PENDING_CONFIRMATION}), None, ADMINS, "person.label_set",
+               params=(LABEL_PARAM,),
+               guards=(Guard("证件复用人员的卡面信息（含人员标签）不能更改",
+                             lambda m, p, a: or_(~m.is_reuse, m.label == p["label"])),),
+               sets=lambda m, p, *, actor, now: {"label": p["label"]}, allocate=allocate_label),
+    Transition("confirm_copay", ("确认代付", "Confirm co-payment"),
+               frozenset({S.PENDING_CONFIRMATION, S.PENDING_LOCK}), confirm_copay_target, ADMINS,
+               "person.copay_confirmed", targets=frozenset({S.PENDING_REVIEW, S.PENDING_LOCK}),
+               guards=(UNDECIDED,),
+               sets=lambda m, p, *, actor, now: {"copay": CopayDecision.CONFIRMED.value,
+                                                 "copay_amount": fee_expression(m)},
+               allocate=allocate_copay, confirmation="确认代付后不可更改，将占用本分团统付额度。确定继续吗？"),
+    Transition("cancel_copay", ("取消代付", "Cancel co-payment"),
+               frozenset({S.PENDING_CONFIRMATION, S.PENDING_LOCK}), cancel_copay_target, ADMINS,
+               "person.copay_cancelled",
+               targets=frozenset({S.PENDING_PAYMENT, S.PENDING_REVIEW, S.PENDING_LOCK}), guards=(UNDECIDED,),
+               sets=lambda m, p, *, actor, now: {"copay": CopayDecision.CANCELLED.value}, notify=PLEASE_PAY,
+               confirmation="取消代付后不可更改，专业观众须由单位自行支付证件费。确定继续吗？"),
+    Transition("lock_submit", ("锁定提交", "Lock-submit"), frozenset({S.PENDING_LOCK}), lock_submit_target,
+               ADMINS, "person.lock_submitted", targets=frozenset({S.PENDING_PAYMENT, S.PENDING_REVIEW}),
+               guards=(ORG_NOT_REJECTED,), notify=PLEASE_PAY),
+    Transition("upgrade_label", ("标签升级", "Upgrade label"), UPGRADABLE, upgrade_target, ADMINS,
+               "person.label_upgraded", targets=UPGRADABLE - {S.BADGE_PRODUCED, S.BADGE_ISSUED},
+               params=(UPGRADE_PARAM,),
+               guards=(Guard("只能升级：专业观众→工作人员/VIP，工作人员→VIP",
+                             lambda m, p, a: LABEL_RANK < _rank(p["label"])),
+                       Guard("证件复用人员不能升级为VIP",
+                             lambda m, p, a: or_(~m.is_reuse, literal(p["label"] != Label.VIP.value)))),
+               sets=upgrade_sets, allocate=allocate_label,
+               confirmation="升级后将制发新证件，原证件失效。确定继续吗？"),
+    Transition("payment_received", ("确认已支付", "Payment received"), frozenset({S.PENDING_PAYMENT}),
+               S.PENDING_REVIEW, frozenset({Role.SECRETARIAT, Role.FINANCE}), "person.paid"),
+    Transition("review_pass", ("人员审核通过", "Background review passed"), frozenset({S.PENDING_REVIEW}),
+               S.APPROVED, SECRETARIAT, "person.review_passed"),
+    Transition("review_fail", ("人员审核不通过", "Background review failed"), frozenset({S.PENDING_REVIEW}),
+               S.REVIEW_FAILED, SECRETARIAT, "person.review_failed",
+               params=(Param("reason", ("审核意见", "Reason")),),
+               sets=lambda m, p, *, actor, now: {"review_note": p["reason"]},
+               notify=Notify(Channel.SMS, "person_review_failed", lambda m: m.mobile)),
+    Transition("badge_produced", ("证件制作", "Badge produced"), frozenset({S.APPROVED}), S.BADGE_PRODUCED,
+               SECRETARIAT, "person.badge_produced", sets=badge_number),
+    Transition("badge_issued", ("证件发放", "Badge issued"), frozenset({S.BADGE_PRODUCED}), S.BADGE_ISSUED,
+               SECRETARIAT, "person.badge_issued"),
+    Transition("cancel", ("注销", "Cancel"), BEFORE_ISSUE, S.CANCELLED, ADMINS, "person.cancelled",
+               params=(Param("reason", ("注销原因", "Reason"), required=False),), danger=True,
+               sets=lambda m, p, *, actor, now: {"review_note": p["reason"]} if p.get("reason") else {},
+               confirmation="注销后人员证件申办终止。确定继续吗？"),
+)
+
+PERSON_WORKFLOW = Workflow(Person, "person", PersonState, TRANSITIONS)
