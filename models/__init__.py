@@ -1,4 +1,5 @@
 """The domain: schema, states, workflow tables, operations, scoping and audit. Nothing web here."""
+import models.database  # noqa: F401  (connection pragmas)
 from models.base import Base, LabeledEnum, utcnow
 from models.delegation import Delegation, ExpoEdition, SubDelegation, User, user_sub_delegation
 from models.enums import (Channel, CopayDecision, Gender, IdType, InvoiceKind, InvoiceState, Label, OrderState,
@@ -12,3 +13,4 @@ from models.registration import OrgAddress, Organization, Person, QuotaAllocatio
 from models.scope import visible
 
 __all__ = [name for name in dir() if not name.startswith("_")]
+import models.quotas  # noqa: E402,F401  (usage columns on SubDelegation and Organization)

@@ -123,6 +123,22 @@ class User(Base):
     def sub_delegation_ids(self) -> list[int]:
         return sorted(s.id for s in self.sub_delegations)
 
+    # The session-user protocol (Flask-Login's), written here so the domain needs no web import.
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
 

@@ -9,13 +9,13 @@ from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import Numeric, case, cast, func, literal, literal_column, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, column_property
 
 from models.delegation import ExpoEdition, SubDelegation
 from models.enums import CopayDecision, Label, PersonState
 from models.ids import id_in
 from models.registration import Organization, Person
-from models.workflow.engine import Allocation
+from models.allocation import Allocation
 
 # Persons in these states no longer hold a VIP/staff badge slot.
 RELEASED_STATES = (PersonState.CANCELLED.value, PersonState.REVIEW_FAILED.value)
@@ -156,3 +156,24 @@ def organization_usage(session: Session, org_ids) -> dict[int, dict]:
     vip = label_usage(session, Person.organization_id, orgs, Label.VIP)
     staff = label_usage(session, Person.organization_id, orgs, Label.STAFF)
     return {oid: {"vip": (vip[oid], o.vip_quota), "staff": (staff[oid], o.staff_quota)} for oid, o in orgs.items()}
+
+
+def _count_label(group_column, owner_id, label: Label):
+    return (select(func.count()).where(group_column == owner_id, Person.label == label.value, holds_slot())
+            .correlate_except(Person).scalar_subquery())
+
+
+# Usage columns for list pages: deferred, and undeferred by the views that show "used / allocated",
+# so a page of rows gets its usage in the same statement.
+SubDelegation.vip_used = column_property(_count_label(Person.sub_delegation_id, SubDelegation.id, Label.VIP),
+                                         deferred=True)
+SubDelegation.staff_used = column_property(_count_label(Person.sub_delegation_id, SubDelegation.id, Label.STAFF),
+                                           deferred=True)
+SubDelegation.copay_used = column_property(
+    select(func.coalesce(func.sum(Person.copay_amount), 0)).where(
+        Person.sub_delegation_id == SubDelegation.id, Person.copay == CopayDecision.CONFIRMED.value
+    ).correlate_except(Person).scalar_subquery(), deferred=True)
+Organization.vip_used = column_property(_count_label(Person.organization_id, Organization.id, Label.VIP),
+                                        deferred=True)
+Organization.staff_used = column_property(_count_label(Person.organization_id, Organization.id, Label.STAFF),
+                                          deferred=True)

@@ -16,6 +16,7 @@ from sqlalchemy import DateTime, Integer, Select, String, case, insert, literal,
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from models.allocation import Allocation  # noqa: F401  (re-exported for allocation steps)
 from models.base import JsonType, LabeledEnum, utcnow
 from models.delegation import User
 from models.enums import Channel, Role
@@ -57,14 +58,6 @@ class Notify:
     template: str
     recipient: Callable[[type], ColumnElement]
     when: Callable[..., ColumnElement[bool]] | None = None
-
-
-@dataclass
-class Allocation:
-    """What an allocation step decided: rows granted, rows refused with a reason."""
-
-    granted: list[int]
-    refused: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""Delegation Desk: the Flask application factory."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask, redirect, url_for
+
+from admin_app.config import MissingSecretKey, defaults, from_environment, running_maintenance_command
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the back office; `config` overrides defaults and the environment (DATABASE_URL, SECRET_KEY)."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(defaults(app.instance_path))
+    app.config.from_mapping(from_environment())
+    app.config.from_mapping(config or {})
+    _check_secret_key(app)
+
+    from admin_app import auth, cli, i18n
+    from admin_app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+                     render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    login_manager.init_app(app)
+    auth.init_app(app)
+    i18n.init_app(app)
+    cli.init_app(app)
+
+    from views import init_admin
+
+    init_admin(app)
+
+    @app.route("/")
+    def root():
+        return redirect(url_for("admin.index"))
+
+    return app
+
+
+def _check_secret_key(app: Flask) -> None:
+    """A serving app needs SECRET_KEY; tests, the demo and data commands may run without one."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config.get("TESTING") or app.config.get("DEMO") or running_maintenance_command():
+        app.config["SECRET_KEY"] = _instance_secret(app)
+        return
+    raise MissingSecretKey("SECRET_KEY 未设置：生产环境请设置环境变量 SECRET_KEY（演示请运行 flask --app admin_app demo）。"
+                           " / SECRET_KEY is not set.")
+
+
+def _instance_secret(app: Flask) -> str:
+    """A random key kept in the instance folder, so demo sessions survive a restart."""
+    path = os.path.join(app.instance_path, "demo_secret_key")
+    if not os.path.exists(path):
+        with open(path, "w") as fh:
+            fh.write(os.urandom(32).hex())
+    with open(path) as fh:
+        return fh.read().strip()

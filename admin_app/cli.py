@@ -1,0 +1,139 @@
+"""Command-line verbs: create-user, seed-demo, demo and transition. They own their transaction."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+
+from admin_app.extensions import db
+from models import DomainError, Role, SubDelegation, User
+from models.operations import create_user
+from models.workflow import WORKFLOWS, run
+
+DEMO_USERS = [
+    ("secretariat", "demo-secretariat", Role.SECRETARIAT, [], "秘书处演示账号"),
+    ("guangzhou", "demo-guangzhou", Role.SUB_DELEGATION_ADMIN, ["guangzhou"], "广州市分团管理员"),
+    ("finance", "demo-finance", Role.FINANCE, [], "财务演示账号"),
+    ("viewer", "demo-viewer", Role.VIEWER, [], "领导查看账号"),
+]
+EXIT_SKIPPED = 3
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on the app's CLI."""
+    for command in (create_user_command, seed_demo_command, demo_command, transition_command):
+        app.cli.add_command(command)
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--sub-delegation", "sub_delegations", multiple=True, help="Code or name; repeat for several.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default="")
+def create_user_command(username, role, sub_delegations, password, display_name):
+    """Create a back-office user."""
+    try:
+        user = create_user(db.session, username, password, role, sub_delegation_codes=list(sub_delegations),
+                           display_name=display_name)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已创建用户 {user.username}（{user.role.zh}）")
+
+
+@click.command("seed-demo")
+@click.option("--orgs", default=300, show_default=True, type=click.IntRange(0))
+@click.option("--persons", default=1500, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=0, show_default=True, type=int)
+def seed_demo_command(orgs, persons, seed):
+    """Load the delegation tree and generated organisations and persons."""
+    from admin_app.seed import seed_demo
+
+    summary = seed_demo(db.session, orgs=orgs, persons=persons, seed=seed)
+    db.session.commit()
+    click.echo(f"已生成：{summary}")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the database and users, do not start the server.")
+def demo_command(host, port, no_serve):
+    """Create the database if needed, seed it if empty, create demo users and serve the back office."""
+    from flask_migrate import upgrade
+
+    from admin_app.seed import seed_demo
+
+    upgrade()
+    if db.session.scalar(select(SubDelegation.id).limit(1)) is None:
+        click.echo("正在生成演示数据……")
+        seed_demo(db.session, orgs=300, persons=1500, seed=0)
+        db.session.commit()
+    for username, password, role, subs, name in DEMO_USERS:
+        if db.session.scalar(select(User.id).where(User.username == username)) is None:
+            create_user(db.session, username, password, role, sub_delegation_codes=subs, display_name=name)
+    db.session.commit()
+    click.echo("演示账号（用户名 / 密码 / 角色）：")
+    for username, password, role, subs, name in DEMO_USERS:
+        click.echo(f"  {username:12} {password:20} {role.zh}{'（' + '、'.join(subs) + '）' if subs else ''}")
+    if no_serve:
+        return
+    click.echo(f"请在浏览器打开 http://{host}:{port}/")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def parse_matching(model, expression: str):
+    """`field=value,field=value` into SQL conditions on the model's columns."""
+    columns = sa_inspect(model).columns
+    conditions = []
+    for part in filter(None, (p.strip() for p in expression.split(","))):
+        field, sep, value = part.partition("=")
+        if not sep or field.strip() not in columns:
+            raise click.BadParameter(f"无法识别的条件：{part}（可用字段：{', '.join(columns.keys())}）")
+        conditions.append(columns[field.strip()] == value.strip())
+    return conditions
+
+
+@click.command("transition")
+@click.argument("model_name", metavar="MODEL", type=click.Choice(sorted(WORKFLOWS)))
+@click.argument("action")
+@click.option("--as", "username", required=True, help="The acting user.")
+@click.option("--ids", default=None, help="Comma-separated ids.")
+@click.option("--all-matching", default=None, help='Every row in scope where "field=value,...".')
+@click.option("--param", "params", multiple=True, help="name=value; repeat for several.")
+def transition_command(model_name, action, username, ids, all_matching, params):
+    """Run a workflow transition: one line per row, exit 0 all done, 3 some skipped, 1 error."""
+    workflow = WORKFLOWS[model_name]
+    try:
+        actor = db.session.scalar(select(User).where(User.username == username))
+        if actor is None:
+            raise DomainError(f"用户不存在：{username}")
+        if (ids is None) == (all_matching is None):
+            raise DomainError("请给出 --ids 或 --all-matching 之一")
+        if ids is not None:
+            target = [int(i) for i in ids.split(",") if i.strip()]
+        else:
+            target = select(workflow.model.id).where(*parse_matching(workflow.model, all_matching))
+        values = {}
+        for item in params:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise DomainError(f"参数格式应为 name=value：{item}")
+            values[name.strip()] = value
+        result = run(db.session, workflow, action, target, actor=actor, params=values)
+        db.session.commit()
+    except (DomainError, ValueError, click.BadParameter) as exc:
+        db.session.rollback()
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    for row_id in result.done:
+        click.echo(f"{row_id}\tdone")
+    for row_id, reason in result.skipped.items():
+        click.echo(f"{row_id}\tskipped: {reason}")
+    click.echo(f"完成 {len(result.done)} 条，未执行 {len(result.skipped)} 条")
+    sys.exit(0 if result.complete else EXIT_SKIPPED)

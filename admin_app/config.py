@@ -1,0 +1,69 @@
+"""Configuration: defaults, environment variables, and the start-up checks."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Commands that manage data and never serve requests: they may run without SECRET_KEY.
+MAINTENANCE_COMMANDS = {"demo", "db", "seed-demo", "create-user", "transition", "routes", "shell"}
+SUPPORTED_LOCALES = ("zh_CN", "en")
+
+
+def defaults(instance_path: str) -> dict:
+    """Settings every deployment starts from; the environment and create_app(config) override them."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'delegation_desk.sqlite3'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "FLASK_ADMIN_SWATCH": "flatly",
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "LOGIN_LIMIT_PER_USERNAME": "5 per 15 minutes",
+        "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
+        "REPORTS_DIR": str(Path(instance_path) / "reports"),
+        "DEMO": False,
+    }
+
+
+def from_environment() -> dict:
+    """Settings read from environment variables."""
+    env = {}
+    if os.environ.get("DATABASE_URL"):
+        env["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
+    for name in ("SECRET_KEY", "RATELIMIT_STORAGE_URI"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def normalise_database_url(url: str) -> str:
+    """postgres:// and postgresql:// URLs use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def running_maintenance_command(argv: list[str] | None = None) -> bool:
+    """True when the process is the flask CLI running a command that does not serve requests."""
+    argv = sys.argv if argv is None else argv
+    if not argv or not Path(argv[0]).name.startswith("flask"):
+        return False
+    words = iter(argv[1:])
+    for word in words:
+        if word in ("--app", "-A", "--env-file", "-e"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word in MAINTENANCE_COMMANDS
+    return False
+
+
+class MissingSecretKey(RuntimeError):
+    """Raised at start-up when a serving app has no SECRET_KEY."""

@@ -1,0 +1,216 @@
+"""Every model's back-office view, generated from one registry of specs."""
+from __future__ import annotations
+
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy.orm import undefer
+from wtforms import PasswordField, SelectMultipleField
+from wtforms.validators import Length, Optional
+
+from admin_app.extensions import db
+from models import (AuditEntry, Delegation, DealIntention, ExpoEdition, Invoice, Order, OrderLine, OrgAddress,
+                    Organization, OutboxMessage, Payment, Person, QuotaAllocation, Refund, Role, SubDelegation, User)
+from models.operations import create_user, set_password
+from models.quotas import organization_usage, sub_delegation_usage
+from models.workflow import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
+from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
+from views.i18n import tr
+from views.transitions import WorkflowActionsMixin
+
+ADMINS = frozenset({Role.SECRETARIAT, Role.SUB_DELEGATION_ADMIN})
+MONEY = frozenset({Role.SECRETARIAT, Role.FINANCE})
+DELEGATION = tr(("交易团", "Delegation"))
+REGISTRATION = tr(("报名审核", "Registration"))
+FINANCE = tr(("财务", "Finance"))
+RECORDS = tr(("记录", "Records"))
+
+
+def usage_formatter(used_attr: str, quota_attr: str):
+    """'used / allocated', red when all is used."""
+
+    def fmt(view, context, model, name):
+        used, quota = getattr(model, used_attr) or 0, getattr(model, quota_attr) or 0
+        css = "text-danger font-weight-bold" if quota and used >= quota else ""
+        return Markup(f'<span class="{css}">{escape(f"{used:g}" if isinstance(used, float) else used)}'
+                      f' / {escape(quota)}</span>')
+
+    return fmt
+
+
+class OrganizationView(WorkflowActionsMixin, ScopedModelView):
+    workflow = ORGANIZATION_WORKFLOW
+    object_type = "organization"
+    write_roles = ADMINS
+    column_list = ("name", "uscc", "category", "sub_delegation", "contact_name", "contact_mobile", "state",
+                   "vip_quota", "staff_quota", "submitted_at")
+    column_default_sort = ("id", True)
+    search_prefix = ("name",)
+    search_exact = ("uscc", "contact_mobile")
+    enum_filters = ("state", "category")
+    column_filters_extra = ()
+    form_columns = ("sub_delegation", "edition", "name", "uscc", "category", "region", "referral_code",
+                    "contact_name", "contact_mobile", "contact_email", "contact_department", "contact_position",
+                    "address", "industry", "purchase_intentions", "exhibition_areas", "vip_quota", "staff_quota",
+                    "prior_edition")
+    column_details_exclude_list = ()
+    column_formatters = {"vip_quota": usage_formatter("vip_used", "vip_quota"),
+                         "staff_quota": usage_formatter("staff_used", "staff_quota")}
+
+    def list_options(self):
+        return (undefer(Organization.vip_used), undefer(Organization.staff_used))
+
+    def details_extra(self, obj):
+        return {"usage": organization_usage(db.session, [obj.id]).get(obj.id)}
+
+
+class PersonView(WorkflowActionsMixin, ScopedModelView):
+    workflow = PERSON_WORKFLOW
+    object_type = "person"
+    write_roles = ADMINS
+    column_list = ("name", "gender", "organization", "sub_delegation", "id_type", "id_number", "mobile",
+                   "label", "state", "copay", "is_reuse")
+    column_default_sort = ("id", True)
+    search_prefix = ("name",)
+    search_exact = ("id_number", "mobile")
+    enum_filters = ("state", "label", "copay", "region_type")
+    form_columns = ("organization", "name", "gender", "region_type", "id_type", "id_number", "birth_date",
+                    "mobile", "email", "position", "entry_days", "pickup", "is_reuse", "prior_badge_number")
+    form_ajax_refs = {"organization": {"fields": ("name", "uscc"), "page_size": 20}}
+    scope_locked_fields = ("organization",)
+
+    def on_model_change(self, form, model, is_created):
+        if model.organization is not None:
+            model.sub_delegation_id = model.organization.sub_delegation_id
+            model.edition_id = model.organization.edition_id
+        super().on_model_change(form, model, is_created)
+
+
+class SubDelegationView(ScopedModelView):
+    column_list = ("seq", "code", "name", "kind", "recruitment_target", "vip_quota", "staff_quota",
+                   "copay_budget", "contact_name", "mobile")
+    column_default_sort = "seq"
+    search_prefix = ("name",)
+    search_exact = ("code",)
+    enum_filters = ("kind",)
+    form_excluded_columns = ()
+    scope_locked_fields = ()
+    column_formatters = {"vip_quota": usage_formatter("vip_used", "vip_quota"),
+                         "staff_quota": usage_formatter("staff_used", "staff_quota"),
+                         "copay_budget": usage_formatter("copay_used", "copay_budget")}
+
+    def list_options(self):
+        return (undefer(SubDelegation.vip_used), undefer(SubDelegation.staff_used),
+                undefer(SubDelegation.copay_used))
+
+    def details_extra(self, obj):
+        return {"usage": sub_delegation_usage(db.session, [obj.id]).get(obj.id)}
+
+
+class UserView(ScopedModelView):
+    read_roles = SECRETARIAT_ONLY
+    column_list = ("username", "display_name", "role", "sub_delegations", "locale", "active", "created_at")
+    search_prefix = ("username", "display_name")
+    enum_filters = ("role",)
+    form_columns = ("username", "display_name", "role", "sub_delegations", "locale", "active")
+    form_extra_fields = {"new_password": PasswordField(tr(("新密码", "New password")),
+                                                       validators=[Optional(), Length(min=8, max=200)])}
+    scope_locked_fields = ()
+    column_formatters = {"sub_delegations": lambda v, c, m, n: "、".join(s.name for s in m.sub_delegations)}
+
+    def create_model(self, form):
+        try:
+            user = create_user(db.session, form.username.data, form.new_password.data or "", form.role.data,
+                               sub_delegation_codes=[s.code for s in form.sub_delegations.data],
+                               display_name=form.display_name.data or "", actor=current_user)
+            user.locale = form.locale.data or None
+            user.active = bool(form.active.data)
+            db.session.commit()
+            return user
+        except Exception as exc:
+            db.session.rollback()
+            if not self.handle_view_exception(exc):
+                raise
+            return False
+
+    def on_model_change(self, form, model, is_created):
+        if getattr(form, "new_password", None) is not None and form.new_password.data:
+            set_password(model, form.new_password.data)
+
+
+class AuditView(ScopedModelView):
+    can_view_details = True
+    column_list = ("at", "actor", "action", "object_type", "object_id", "sub_delegation", "from_state", "to_state",
+                   "params")
+    column_default_sort = ("id", True)
+    search_exact = ("action", "object_type")
+    column_filters_extra = ()
+    write_roles = frozenset()
+
+    def __init__(self, *args, **kwargs):
+        from flask_admin.contrib.sqla.filters import DateBetweenFilter, FilterEqual, IntEqualFilter
+
+        self.extra_filters = (FilterEqual(User.username, tr(("操作人", "Actor"))),
+                              FilterEqual(AuditEntry.action, tr(("操作", "Action"))),
+                              FilterEqual(AuditEntry.object_type, tr(("对象类型", "Object type"))),
+                              IntEqualFilter(AuditEntry.object_id, tr(("对象编号", "Object id"))),
+                              DateBetweenFilter(AuditEntry.at, tr(("时间", "At"))))
+        super().__init__(*args, **kwargs)
+
+
+def read_only(model, roles=ALL_ROLES, **attrs):
+    """A view class that lists and shows rows but never writes them."""
+    attrs.setdefault("write_roles", frozenset())
+    attrs["read_roles"] = roles
+    return type(f"{model.__name__}View", (ScopedModelView,), attrs)
+
+
+def editable(model, roles=SECRETARIAT_ONLY, **attrs):
+    """A view class the given roles may edit."""
+    attrs["write_roles"] = roles
+    return type(f"{model.__name__}View", (ScopedModelView,), attrs)
+
+
+# (model, view class, menu category). The order is the menu order.
+VIEW_SPECS = [
+    (Organization, OrganizationView, REGISTRATION),
+    (Person, PersonView, REGISTRATION),
+    (OrgAddress, editable(OrgAddress, ADMINS, column_list=("organization", "position", "recipient", "mobile",
+                                                             "address", "is_default"),
+                          form_ajax_refs={"organization": {"fields": ("name", "uscc"), "page_size": 20}},
+                          scope_locked_fields=("organization",), search_exact=("mobile",)), REGISTRATION),
+    (QuotaAllocation, editable(QuotaAllocation, ADMINS, column_list=("uscc", "organization_name", "sub_delegation",
+                                                                     "vip_quota", "staff_quota"),
+                               search_prefix=("organization_name",), search_exact=("uscc",)), REGISTRATION),
+    (DealIntention, editable(DealIntention, ADMINS, column_list=("organization", "sub_delegation", "exhibitor",
+                                                                  "amount", "currency", "created_at"),
+                             form_columns=("organization", "exhibitor", "amount", "currency", "note"),
+                             form_ajax_refs={"organization": {"fields": ("name", "uscc"), "page_size": 20}},
+                             search_prefix=("exhibitor",)), REGISTRATION),
+    (Order, read_only(Order, column_list=("number", "organization", "sub_delegation", "state", "payment_method",
+                                          "total_amount", "paid_at", "created_at"),
+                      search_exact=("number",), enum_filters=("state", "payment_method")), FINANCE),
+    (OrderLine, read_only(OrderLine, column_list=("order", "person", "label", "is_reuse", "fee"),
+                          enum_filters=("label",)), FINANCE),
+    (Payment, read_only(Payment, column_list=("order", "method", "amount", "reference", "paid_at", "verified_by"),
+                        search_exact=("reference",), enum_filters=("method",)), FINANCE),
+    (Invoice, read_only(Invoice, column_list=("order", "kind", "title", "amount", "number", "state", "issued_at"),
+                        search_prefix=("title",), search_exact=("number",), enum_filters=("kind", "state")), FINANCE),
+    (Refund, read_only(Refund, column_list=("order", "order_line", "amount", "method", "payee_name", "state",
+                                            "batch", "refunded_at"),
+                       search_exact=("batch",), enum_filters=("state", "method")), FINANCE),
+    (SubDelegation, SubDelegationView, DELEGATION),
+    (ExpoEdition, editable(ExpoEdition, column_list=("number", "name", "start_date", "end_date", "fee_per_label",
+                                                     "reuse_fee_percent", "is_current")), DELEGATION),
+    (Delegation, editable(Delegation, column_list=("code", "name"), form_columns=("code", "name")), DELEGATION),
+    (User, UserView, DELEGATION),
+    (AuditEntry, AuditView, RECORDS),
+    (OutboxMessage, read_only(OutboxMessage, column_list=("created_at", "channel", "recipient", "template",
+                                                          "object_type", "object_id", "sub_delegation", "state"),
+                              enum_filters=("state", "channel")), RECORDS),
+]
+
+
+def register_views(admin) -> None:
+    """Add every view of the registry to the Admin."""
+    for model, view_class, category in VIEW_SPECS:
+        admin.add_view(view_class(model, db, category=category))
