@@ -115,9 +115,9 @@ class User(Base):
     created_at = created_at_column()
     updated_at = updated_at_column()
 
-    # Loaded with the user in one statement: every scoped query needs the ids.
+    # The login loader fetches these with the user in one statement (joinedload): scope needs the ids.
     sub_delegations: Mapped[list[SubDelegation]] = relationship(
-        secondary=user_sub_delegation, lazy="joined", info={"label": ("所属分团", "Sub-delegations")})
+        secondary=user_sub_delegation, lazy="select", info={"label": ("所属分团", "Sub-delegations")})
 
     @property
     def sub_delegation_ids(self) -> list[int]:

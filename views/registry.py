@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import joinedload, undefer
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
@@ -116,6 +116,9 @@ class UserView(ScopedModelView):
                                                        validators=[Optional(), Length(min=8, max=200)])}
     scope_locked_fields = ()
     column_formatters = {"sub_delegations": lambda v, c, m, n: "、".join(s.name for s in m.sub_delegations)}
+
+    def list_options(self):
+        return (joinedload(User.sub_delegations),)
 
     def create_model(self, form):
         try:
