@@ -10,17 +10,11 @@ from sqlalchemy import event
 
 from admin_app import create_app
 from admin_app.extensions import db
-from factories import PASSWORD, make_organization, make_person
+from factories import PASSWORD
+from support import app_config, make_organization, make_person
 from models import (AuditEntry, Channel, DealIntention, Invoice, InvoiceKind, Label, Order, OrderLine, OrgAddress,
                     OrgState, OutboxMessage, Payment, PaymentMethod, PersonState, QuotaAllocation, Refund,
                     RefundMethod)
-
-
-def app_config(database_url, tmp_path, **extra) -> dict:
-    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": False,
-              "RATELIMIT_ENABLED": False, "REPORTS_DIR": str(tmp_path / "reports"), "SECRET_KEY": "test"}
-    config.update(extra)
-    return config
 
 
 @pytest.fixture(scope="session")

@@ -21,3 +21,10 @@ def list_count(html: str) -> int | None:
         return None
     number = re.search(r"\((\d+)\)", match.group(1))
     return int(number.group(1)) if number else 0  # Flask-Admin omits "(0)"
+
+
+def app_config(database_url, tmp_path, **extra) -> dict:
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": False,
+              "RATELIMIT_ENABLED": False, "REPORTS_DIR": str(tmp_path / "reports"), "SECRET_KEY": "test"}
+    config.update(extra)
+    return config
