@@ -10,8 +10,8 @@ from sqlalchemy import event
 
 from admin_app import create_app
 from admin_app.extensions import db
-from factories import PASSWORD
-from support import app_config, make_organization, make_person
+from factories import PASSWORD, make_organization, make_person
+from support import app_config
 from models import (AuditEntry, Channel, DealIntention, Invoice, InvoiceKind, Label, Order, OrderLine, OrgAddress,
                     OrgState, OutboxMessage, Payment, PaymentMethod, PersonState, QuotaAllocation, Refund,
                     RefundMethod)
