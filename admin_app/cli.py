@@ -5,6 +5,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--sub-delegation", "sub_delegations", multiple=True, help="Code or name; repeat for several.")
@@ -47,6 +49,7 @@ def create_user_command(username, role, sub_delegations, password, display_name)
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--orgs", default=300, show_default=True, type=click.IntRange(0))
 @click.option("--persons", default=1500, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -60,6 +63,7 @@ def seed_demo_command(orgs, persons, seed):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the database and users, do not start the server.")
@@ -100,6 +104,7 @@ def parse_matching(model, expression: str):
 
 
 @click.command("transition")
+@with_appcontext
 @click.argument("model_name", metavar="MODEL", type=click.Choice(sorted(WORKFLOWS)))
 @click.argument("action")
 @click.option("--as", "username", required=True, help="The acting user.")
