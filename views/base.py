@@ -11,7 +11,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList, FilterNotEqual
 from flask_login import current_user
-from markupsafe import Markup
+from flask_babel import LazyString
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import String, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +50,10 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return self.scoped_query().options(*self.list_options())
 
     def get_one(self, pk):
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
         return self.get_query().filter(self.model.id == pk).one_or_none()
 
 
@@ -82,6 +86,9 @@ class ScopedModelView(ModelView):
         self.column_searchable_list = list(self.search_prefix + self.search_exact) or None
         self.column_filters = self.generated_filters(model) + list(self.extra_filters)
         self.form_args = self.scoped_form_args(model)
+        choices = enum_choices(model)
+        choices.update(getattr(self, "form_choices", None) or {})
+        self.form_choices = choices
         kwargs.setdefault("name", tr(model.__label__))
         kwargs.setdefault("endpoint", model.__tablename__)
         super().__init__(model, session, **kwargs)
@@ -162,9 +169,11 @@ class ScopedModelView(ModelView):
     def on_model_change(self, form, model, is_created):
         scope_column = getattr(self.model, "__scope_column__", None)
         # The dropdowns are scoped already; this also refuses a forged value posted by hand.
-        if scope_column and current_user.role is Role.SUB_DELEGATION_ADMIN and \
-                getattr(model, scope_column, None) not in current_user.sub_delegation_ids:
-            raise DomainError("不能在其他交易分团下创建或修改记录")
+        if scope_column and current_user.role is Role.SUB_DELEGATION_ADMIN:
+            related = getattr(model, "sub_delegation", None)  # before the flush only the relationship is set
+            value = getattr(model, scope_column, None) or (related.id if related is not None else None)
+            if value not in current_user.sub_delegation_ids:
+                raise DomainError("不能在其他交易分团下创建或修改记录")
 
     def handle_view_exception(self, exc) -> bool:
         if isinstance(exc, DomainError):
@@ -272,6 +281,13 @@ class ScopedModelView(ModelView):
             self._template_args.update(history=self.history(obj), extra=self.details_extra(obj),
                                        enum_label=enum_label)
         return super().details_view()
+
+
+def enum_choices(model) -> dict:
+    """Form choices for every enum column: stored value, label in the current language."""
+    return {column.key: [(m.value, LazyString(enum_label, m)) for m in column.type.enum_class]
+            for column in model.__table__.columns
+            if isinstance(column.type, SAEnum) and column.type.enum_class}
 
 
 def masked_value(value) -> str:

@@ -1,6 +1,7 @@
 """Every model's back-office view, generated from one registry of specs."""
 from __future__ import annotations
 
+from flask import flash
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, undefer
@@ -10,8 +11,11 @@ from wtforms.validators import Length, Optional
 from admin_app.extensions import db
 from models import (AuditEntry, Delegation, DealIntention, ExpoEdition, Invoice, Order, OrderLine, OrgAddress,
                     Organization, OutboxMessage, Payment, Person, QuotaAllocation, Refund, Role, SubDelegation, User)
+from models.enums import OrgCategory
+from models.errors import InvalidParameter
 from models.operations import create_user, set_password
 from models.quotas import organization_usage, sub_delegation_usage
+from models.validation import validate_id_document, validate_mobile, validate_uscc
 from models.workflow import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
 from views.i18n import tr
@@ -59,6 +63,15 @@ class OrganizationView(WorkflowActionsMixin, ScopedModelView):
     def list_options(self):
         return (undefer(Organization.vip_used), undefer(Organization.staff_used))
 
+    def on_model_change(self, form, model, is_created):
+        if model.uscc:
+            model.uscc = validate_uscc(model.uscc)
+        elif model.category is not None and not OrgCategory(model.category).is_overseas:
+            raise InvalidParameter("境内单位须填写统一社会信用代码", field="uscc")
+        if model.contact_mobile:
+            model.contact_mobile = validate_mobile(model.contact_mobile, field="contact_mobile")
+        super().on_model_change(form, model, is_created)
+
     def details_extra(self, obj):
         return {"usage": organization_usage(db.session, [obj.id]).get(obj.id)}
 
@@ -79,6 +92,13 @@ class PersonView(WorkflowActionsMixin, ScopedModelView):
     scope_locked_fields = ("organization",)
 
     def on_model_change(self, form, model, is_created):
+        document = validate_id_document(model.id_type, model.id_number)
+        model.id_number = document.number
+        model.birth_date = model.birth_date or document.birth_date
+        for warning in document.warnings:
+            flash(warning, "warning")
+        if model.mobile:
+            model.mobile = validate_mobile(model.mobile)
         if model.organization is not None:
             model.sub_delegation_id = model.organization.sub_delegation_id
             model.edition_id = model.organization.edition_id
