@@ -6,6 +6,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
@@ -88,7 +89,8 @@ def demo_command(host, port, no_serve):
     if no_serve:
         return
     click.echo(f"请在浏览器打开 http://{host}:{port}/")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # app.run() refuses to block inside a flask CLI command; werkzeug's server is what it would start.
+    run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
 
 
 def parse_matching(model, expression: str):

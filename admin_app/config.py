@@ -54,7 +54,9 @@ def normalise_database_url(url: str) -> str:
 def running_maintenance_command(argv: list[str] | None = None) -> bool:
     """True when the process is the flask CLI running a command that does not serve requests."""
     argv = sys.argv if argv is None else argv
-    if not argv or not Path(argv[0]).name.startswith("flask"):
+    program = Path(argv[0]) if argv else None
+    # `flask ...` or `python -m flask ...` (argv[0] is then flask/__main__.py)
+    if program is None or not (program.name.startswith("flask") or program.parent.name == "flask"):
         return False
     words = iter(argv[1:])
     for word in words:

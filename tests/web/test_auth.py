@@ -107,5 +107,7 @@ def test_serving_without_secret_key_fails_at_start_up(monkeypatch, tmp_path):
 def test_data_commands_run_without_secret_key():
     assert running_maintenance_command(["/usr/bin/flask", "--app", "admin_app", "demo"])
     assert running_maintenance_command(["flask", "--app", "admin_app", "db", "upgrade"])
+    assert running_maintenance_command(["/usr/lib/python3/site-packages/flask/__main__.py", "--app", "admin_app",
+                                        "demo"])
     assert not running_maintenance_command(["flask", "--app", "admin_app", "run"])
     assert not running_maintenance_command(["gunicorn", "admin_app:create_app()"])
