@@ -45,7 +45,7 @@ class OrganizationView(WorkflowActionsMixin, ScopedModelView):
     workflow = ORGANIZATION_WORKFLOW
     object_type = "organization"
     write_roles = ADMINS
-    column_list = ("name", "uscc", "category", "sub_delegation", "contact_name", "contact_mobile", "state",
+    column_list = ("name", "state", "uscc", "category", "sub_delegation", "contact_name", "contact_mobile",
                    "vip_quota", "staff_quota", "submitted_at")
     column_default_sort = ("id", True)
     search_prefix = ("name",)
@@ -80,8 +80,8 @@ class PersonView(WorkflowActionsMixin, ScopedModelView):
     workflow = PERSON_WORKFLOW
     object_type = "person"
     write_roles = ADMINS
-    column_list = ("name", "gender", "organization", "sub_delegation", "id_type", "id_number", "mobile",
-                   "label", "state", "copay", "is_reuse")
+    column_list = ("name", "state", "label", "copay", "organization", "sub_delegation", "gender", "id_type",
+                   "id_number", "mobile", "is_reuse")
     column_default_sort = ("id", True)
     search_prefix = ("name",)
     search_exact = ("id_number", "mobile")
