@@ -33,7 +33,8 @@ class Organization(Base):
     region: Mapped[str | None] = col(String(100), "所在地区", "Region", nullable=True)
     referral_code: Mapped[str | None] = col(String(32), "推荐码", "Referral code", nullable=True)
     contact_name: Mapped[str | None] = col(String(50), "联系人", "Contact", nullable=True)
-    contact_mobile: Mapped[str | None] = col(String(20), "联系人手机", "Contact mobile", nullable=True)
+    contact_mobile: Mapped[str | None] = col(String(20), "联系人手机", "Contact mobile", nullable=True,
+                                             info={"sensitive": True})
     contact_email: Mapped[str | None] = col(String(120), "联系人邮箱", "Contact e-mail", nullable=True)
     contact_department: Mapped[str | None] = col(String(100), "部门", "Department", nullable=True)
     contact_position: Mapped[str | None] = col(String(100), "职务", "Position", nullable=True)

@@ -13,7 +13,7 @@ from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList, FilterNo
 from flask_login import current_user
 from flask_babel import LazyString
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy import String, inspect, or_, select
+from sqlalchemy import Date, DateTime, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipProperty
 
@@ -84,7 +84,8 @@ class ScopedModelView(ModelView):
         formatters.update(getattr(self, "column_formatters", None) or {})
         self.column_formatters = formatters
         self.column_searchable_list = list(self.search_prefix + self.search_exact) or None
-        self.column_filters = self.generated_filters(model) + list(self.extra_filters)
+        self.column_filters = (self.generated_filters(model) + self.relation_and_date_filters(model)
+                               + list(self.extra_filters))
         self.form_args = self.scoped_form_args(model)
         choices = enum_choices(model)
         choices.update(getattr(self, "form_choices", None) or {})
@@ -217,6 +218,13 @@ class ScopedModelView(ModelView):
                         FilterInList(column, name, options=options)]
         return filters
 
+    def relation_and_date_filters(self, model) -> list:
+        """Sub-delegation by name (joined, no extra query on the list page) and every date column."""
+        filters = ["sub_delegation.name"] if "sub_delegation" in inspect(model).relationships else []
+        filters += [c.key for c in model.__table__.columns
+                    if isinstance(c.type, (Date, DateTime)) and c.key != "updated_at"]
+        return filters
+
     def export_row(self, obj, columns) -> list:
         """Plain values of one row for xlsx: enum labels, masked personal data, related rows by name."""
         out = []
@@ -310,6 +318,7 @@ def label_map(model) -> dict:
         if info.get("label"):
             labels[prop.key] = tr(info["label"])
     labels["id"] = tr(("编号", "ID"))
+    labels["sub_delegation.name"] = tr(("交易分团", "Sub-delegation"))
     return labels
 
 
