@@ -38,23 +38,11 @@ def mask(value: str | None) -> str:
 class ScopedAjaxLoader(QueryAjaxModelLoader):
     """Ajax lookups limited to the rows the current user may see."""
 
-    def scoped_query(self):
-        """The model's rows in the current user's scope, without list-only loading options."""
+    def get_query(self):
         return super().get_query().filter(visible(current_user, self.model))
 
-    def list_options(self) -> tuple:
-        """Loader options for list and details pages (e.g. usage columns computed in the same statement)."""
-        return ()
-
-    def get_query(self):
-        return self.scoped_query().options(*self.list_options())
-
     def get_one(self, pk):
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            return None
-        return self.get_query().filter(self.model.id == pk).one_or_none()
+        return row_by_id(self.get_query(), self.model, pk)
 
 
 class ScopedModelView(ModelView):
@@ -135,11 +123,7 @@ class ScopedModelView(ModelView):
 
     def get_one(self, id):
         """A row in scope, or 404: a forged id must not reveal whether the row exists."""
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
-            abort(404)
-        obj = self.get_query().filter(self.model.id == pk).one_or_none()
+        obj = row_by_id(self.get_query(), self.model, id)
         if obj is None:
             abort(404)
         return obj
@@ -289,6 +273,15 @@ class ScopedModelView(ModelView):
             self._template_args.update(history=self.history(obj), extra=self.details_extra(obj),
                                        enum_label=enum_label)
         return super().details_view()
+
+
+def row_by_id(query, model, pk):
+    """The row with this id in the (scoped) query, or None; ids that are not numbers match nothing."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    return query.filter(model.id == pk).one_or_none()
 
 
 def enum_choices(model) -> dict:
