@@ -1,7 +1,8 @@
 """VIP/staff quotas and the co-payment budget: usage queries and the allocation steps of transitions.
 
-Allocation locks the sub-delegation (and organisation) rows first on PostgreSQL, then counts what
-is used, so two admins acting at the same moment are serialised and a quota is never exceeded.
+Allocation locks the sub-delegation rows on PostgreSQL (after the persons, which the engine has locked
+already), then counts what is used, so two admins acting at the same moment are serialised and a quota
+is never exceeded. Locks are always taken persons first, then sub-delegations, in id order.
 """
 from __future__ import annotations
 
@@ -70,7 +71,11 @@ def allocate_label(session: Session, ids, *, params, actor) -> Allocation:
                            .where(id_in(Person.id, ids)).order_by(Person.id)).all()
     field = QUOTA_FIELD[label]
     subs = {s.id: getattr(s, field) for s in lock(session, SubDelegation, {r.sub_delegation_id for r in rows})}
-    orgs = {o.id: getattr(o, field) for o in lock(session, Organization, {r.organization_id for r in rows})}
+    # Organisations are read, not locked: an organisation's persons all belong to its sub-delegation, whose
+    # lock above already serialises their allocations. Locking them here, after the persons, deadlocked
+    # with assign_delegation, which locks the organisation first and its persons next.
+    orgs = {o.id: getattr(o, field) for o in session.scalars(
+        select(Organization).where(id_in(Organization.id, {r.organization_id for r in rows})))}
     sub_used = label_usage(session, Person.sub_delegation_id, subs, label)
     org_used = label_usage(session, Person.organization_id, orgs, label)
     allocation = Allocation(granted=[])
@@ -111,8 +116,15 @@ def allocate_copay(session: Session, ids, *, params, actor) -> Allocation:
 
 
 def allocate_moved_labels(session: Session, org_ids, *, params, actor) -> Allocation:
-    """Move organisations to another sub-delegation only while its VIP/staff quotas hold their persons."""
+    """Move organisations to another sub-delegation only while its VIP/staff quotas hold their persons
+    and its co-payment budget holds their confirmed co-payments (which move with them)."""
     target_id = params["sub_delegation_id"]
+    if session.get_bind().dialect.name == "postgresql":
+        # Hold the moving persons still before counting them: a label or co-payment committed meanwhile
+        # is counted rather than moved in unchecked. Persons before the sub-delegation, like every
+        # person transition (persons, then sub-delegations), so the two never wait for each other in a cycle.
+        session.execute(select(Person.id).where(id_in(Person.organization_id, org_ids))
+                        .order_by(Person.id).with_for_update())
     target = lock(session, SubDelegation, [target_id])
     if not target:
         return Allocation(granted=[], refused={i: "目标交易分团不存在" for i in org_ids})
@@ -123,19 +135,29 @@ def allocate_moved_labels(session: Session, org_ids, *, params, actor) -> Alloca
     moving = defaultdict(lambda: defaultdict(int))
     for org_id, label, n in counts:
         moving[org_id][Label(label)] += n
+    copaid = session.execute(select(Person.organization_id, func.coalesce(func.sum(Person.copay_amount), 0)).where(
+        id_in(Person.organization_id, org_ids), Person.copay == CopayDecision.CONFIRMED.value
+    ).group_by(Person.organization_id))
+    moving_copay = defaultdict(Decimal, {o: Decimal(str(v)) for o, v in copaid})
     used = {label: label_usage(session, Person.sub_delegation_id, [target_id], label)[target_id]
             for label in QUOTA_FIELD}
+    copay = copay_used(session, [target_id])[target_id]
+    budget = Decimal(str(target.copay_budget))
     allocation = Allocation(granted=[])
     for org_id in sorted(org_ids):
         over = [label for label, field in QUOTA_FIELD.items()
                 if used[label] + moving[org_id][label] > getattr(target, field)]
-        if over:
-            allocation.refused[org_id] = "、".join(
-                f"目标分团{label.zh}额度不足（已用 {used[label]}/{getattr(target, QUOTA_FIELD[label])}，"
-                f"本单位 {moving[org_id][label]} 人）" for label in over)
+        reasons = [f"目标分团{label.zh}额度不足（已用 {used[label]}/{getattr(target, QUOTA_FIELD[label])}，"
+                   f"本单位 {moving[org_id][label]} 人）" for label in over]
+        if moving_copay[org_id] and copay + moving_copay[org_id] > budget:
+            reasons.append(f"目标分团统付额度不足（已用 {copay:.2f} / {budget:.2f} 元，"
+                           f"本单位已统付 {moving_copay[org_id]:.2f} 元）")
+        if reasons:
+            allocation.refused[org_id] = "、".join(reasons)
             continue
         for label in QUOTA_FIELD:
             used[label] += moving[org_id][label]
+        copay += moving_copay[org_id]
         allocation.granted.append(org_id)
     return allocation
 

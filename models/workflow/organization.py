@@ -1,7 +1,7 @@
 """The organisation (单位) workflow: review in two levels, return for edit, reject, reassign, soft delete."""
 from __future__ import annotations
 
-from sqlalchemy import and_, case, exists, literal, null, select, update, String
+from sqlalchemy import and_, case, exists, literal, null, update, String
 
 from models.delegation import SubDelegation
 from models.enums import Channel, OrgCategory, OrgState, Role
@@ -41,8 +41,10 @@ def move_dependants(session, org_ids, *, params, actor, now):
     for model in (Person, Order, DealIntention):
         session.execute(update(model).where(id_in(model.organization_id, org_ids))
                         .values(sub_delegation_id=target).execution_options(synchronize_session=False))
-    moved_usccs = select(Organization.uscc).where(id_in(Organization.id, org_ids))
-    session.execute(update(QuotaAllocation).where(QuotaAllocation.uscc.in_(moved_usccs))
+    # The pre-allocation of the same edition only: other editions' rows for this USCC are history.
+    same_organization = exists().where(id_in(Organization.id, org_ids), Organization.uscc == QuotaAllocation.uscc,
+                                       Organization.edition_id == QuotaAllocation.edition_id)
+    session.execute(update(QuotaAllocation).where(same_organization)
                     .values(sub_delegation_id=target).execution_options(synchronize_session=False))
 
 
