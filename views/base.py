@@ -155,9 +155,7 @@ class ScopedModelView(ModelView):
         scope_column = getattr(self.model, "__scope_column__", None)
         # The dropdowns are scoped already; this also refuses a forged value posted by hand.
         if scope_column and current_user.role is Role.SUB_DELEGATION_ADMIN:
-            related = getattr(model, "sub_delegation", None)  # before the flush only the relationship is set
-            value = getattr(model, scope_column, None) or (related.id if related is not None else None)
-            if value not in current_user.sub_delegation_ids:
+            if scope_value(model, scope_column) not in current_user.sub_delegation_ids:
                 raise DomainError("不能在其他交易分团下创建或修改记录")
 
     def handle_view_exception(self, exc) -> bool:
@@ -273,6 +271,18 @@ class ScopedModelView(ModelView):
             self._template_args.update(history=self.history(obj), extra=self.details_extra(obj),
                                        enum_label=enum_label)
         return super().details_view()
+
+
+def scope_value(obj, scope_column: str):
+    """The row's sub-delegation id; before the flush a form has set only the relationship behind the column."""
+    value = getattr(obj, scope_column, None)
+    if value is not None:
+        return value
+    for rel in inspect(type(obj)).relationships:
+        if any(c.key == scope_column for c in rel.local_columns):
+            related = getattr(obj, rel.key, None)
+            return related.id if related is not None else None
+    return None
 
 
 def row_by_id(query, model, pk):
