@@ -41,6 +41,17 @@ def usage_formatter(used_attr: str, quota_attr: str):
     return fmt
 
 
+class FollowsOrganization:
+    """Rows that belong to an organisation take its sub-delegation (and edition) before the scope check."""
+
+    def on_model_change(self, form, model, is_created):
+        if model.organization is not None:
+            model.sub_delegation_id = model.organization.sub_delegation_id
+            if hasattr(model, "edition_id"):
+                model.edition_id = model.organization.edition_id
+        super().on_model_change(form, model, is_created)
+
+
 class OrganizationView(WorkflowActionsMixin, ScopedModelView):
     workflow = ORGANIZATION_WORKFLOW
     object_type = "organization"
@@ -76,7 +87,7 @@ class OrganizationView(WorkflowActionsMixin, ScopedModelView):
         return {"usage": organization_usage(db.session, [obj.id]).get(obj.id)}
 
 
-class PersonView(WorkflowActionsMixin, ScopedModelView):
+class PersonView(FollowsOrganization, WorkflowActionsMixin, ScopedModelView):
     workflow = PERSON_WORKFLOW
     object_type = "person"
     write_roles = ADMINS
@@ -99,9 +110,20 @@ class PersonView(WorkflowActionsMixin, ScopedModelView):
             flash(warning, "warning")
         if model.mobile:
             model.mobile = validate_mobile(model.mobile)
-        if model.organization is not None:
-            model.sub_delegation_id = model.organization.sub_delegation_id
-            model.edition_id = model.organization.edition_id
+        super().on_model_change(form, model, is_created)
+
+
+class DealIntentionView(FollowsOrganization, ScopedModelView):
+    write_roles = ADMINS
+    column_list = ("organization", "sub_delegation", "exhibitor", "amount", "currency", "created_at")
+    form_columns = ("organization", "exhibitor", "amount", "currency", "note")
+    form_ajax_refs = {"organization": {"fields": ("name", "uscc"), "page_size": 20}}
+    scope_locked_fields = ("organization",)
+    search_prefix = ("exhibitor",)
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            model.reported_by_id = current_user.id
         super().on_model_change(form, model, is_created)
 
 
@@ -204,11 +226,7 @@ VIEW_SPECS = [
     (QuotaAllocation, editable(QuotaAllocation, ADMINS, column_list=("uscc", "organization_name", "sub_delegation",
                                                                      "vip_quota", "staff_quota"),
                                search_prefix=("organization_name",), search_exact=("uscc",)), REGISTRATION),
-    (DealIntention, editable(DealIntention, ADMINS, column_list=("organization", "sub_delegation", "exhibitor",
-                                                                  "amount", "currency", "created_at"),
-                             form_columns=("organization", "exhibitor", "amount", "currency", "note"),
-                             form_ajax_refs={"organization": {"fields": ("name", "uscc"), "page_size": 20}},
-                             search_prefix=("exhibitor",)), REGISTRATION),
+    (DealIntention, DealIntentionView, REGISTRATION),
     (Order, read_only(Order, column_list=("number", "organization", "sub_delegation", "state", "payment_method",
                                           "total_amount", "paid_at", "created_at"),
                       search_exact=("number",), enum_filters=("state", "payment_method")), FINANCE),

@@ -64,3 +64,17 @@ def test_person_resident_id_is_checked_and_fills_the_birth_date(world, rows, cli
     assert good.status_code == 302
     person = session.scalar(select(Person).where(Person.name == "王小明"))
     assert str(person.birth_date) == "1949-12-31" and person.sub_delegation_id == world.subs["GZ"].id
+
+
+def test_sub_admin_reports_a_deal_for_own_organisation_only(world, rows, client_for, session):
+    from models import DealIntention
+
+    client = client_for(world.admins["GZ"])
+    own, foreign = rows.of["GZ"][Organization], rows.of["SZ"][Organization]
+    data = {"exhibitor": "法国某酒庄", "amount": "50000", "currency": "EUR"}
+    assert client.post("/admin/deal_intention/new/", data={**data, "organization": own}).status_code == 302
+    deal = session.scalar(select(DealIntention).where(DealIntention.exhibitor == "法国某酒庄"))
+    assert deal.sub_delegation_id == world.subs["GZ"].id and deal.reported_by_id == world.admins["GZ"].id
+    client.post("/admin/deal_intention/new/", data={**data, "exhibitor": "伪造展商", "organization": foreign})
+    assert session.scalar(select(func.count()).select_from(DealIntention)
+                          .where(DealIntention.exhibitor == "伪造展商")) == 0
