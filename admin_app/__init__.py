@@ -17,7 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(config or {})
     _check_secret_key(app)
 
-    from admin_app import auth, cli, i18n
+    from admin_app import auth, cli, i18n, security, theme
     from admin_app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -27,13 +27,16 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     login_manager.init_app(app)
+    security.init_app(app)
+    theme.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
     cli.init_app(app)
 
     from views import init_admin
 
-    init_admin(app)
+    admin = init_admin(app, csp_nonce_generator=security.csp_nonce)
+    security.allow_admin_actions(app, admin)
 
     @app.route("/")
     def root():

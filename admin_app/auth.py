@@ -1,7 +1,12 @@
-"""Login, logout and the user loader; failed logins are throttled per username and per address."""
+"""Login, logout and the user loader; failed logins are throttled per username and per address.
+
+A session is a signed cookie holding "user id:session version"; the loader refuses a cookie whose
+version is no longer the user's, so logout, a password, role or scope change and deactivation end
+every session of that user on the server. Idle sessions expire after PERMANENT_SESSION_LIFETIME.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
@@ -12,8 +17,10 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from admin_app.extensions import db, limiter, login_manager
+from admin_app.security import safe_redirect_target
 from models import User
 from models.operations import authenticate
+from models.passwords import normalise_username
 
 bp = Blueprint("auth", __name__)
 
@@ -39,7 +46,8 @@ class LoginForm(FlaskForm):
 
 
 def _username_key() -> str:
-    return "login-user:" + (request.form.get("username") or "").strip().lower()
+    """Throttle per username as it will be looked up: ' Admin ' and 'admin' share one counter."""
+    return "login-user:" + normalise_username(request.form.get("username"))
 
 
 def _failed(response) -> bool:
@@ -48,7 +56,7 @@ def _failed(response) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else url_for("admin.index")
+    return safe_redirect_target(target, url_for("admin.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -64,6 +72,8 @@ def login():
     if form.validate_on_submit():
         user = authenticate(db.session, form.username.data, form.password.data)
         if user is not None:
+            session.clear()  # no value from before sign-in survives into the signed-in session
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without a request
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         error = text("failed")
@@ -72,7 +82,13 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # End the session on the server too: a copy of this cookie must open nothing afterwards.
+        user = db.session.get(User, current_user.id)
+        user.end_sessions()
+        db.session.commit()
     logout_user()
+    session.clear()
     flash(text("logged_out"), "info")
     return redirect(url_for("auth.login"))
 
@@ -90,10 +106,15 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = None
 
     @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_user(token: str):
+        user_id, _, version = (token or "").partition(":")
+        if not (user_id.isdigit() and version.isdigit()):
+            return None  # a cookie from before session versions, or forged
         # One statement: the user and the sub-delegations its scope needs.
         user = db.session.get(User, int(user_id), options=[joinedload(User.sub_delegations)])
-        return user if user is not None and user.active else None
+        if user is None or not user.active or (user.session_version or 0) != int(version):
+            return None
+        return user
 
     @app.errorhandler(TooManyRequests)
     def throttled(error):

@@ -88,7 +88,9 @@ def demo_command(host, port, no_serve):
         click.echo(f"  {username:12} {password:20} {role.zh}{'（' + '、'.join(subs) + '）' if subs else ''}")
     if no_serve:
         return
-    click.echo(f"请在浏览器打开 http://{host}:{port}/")
+    click.echo(f"请在浏览器打开 http://{host}:{port}/ （按 Ctrl+C 停止）")
+    # The demo serves plain http on this machine: a Secure-only cookie would never come back.
+    current_app.config.update(SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False)
     # app.run() refuses to block inside a flask CLI command; werkzeug's server is what it would start.
     run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
 

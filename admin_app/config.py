@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 # Commands that manage data and never serve requests: they may run without SECRET_KEY.
 MAINTENANCE_COMMANDS = {"demo", "db", "seed-demo", "create-user", "transition", "routes", "shell"}
 SUPPORTED_LOCALES = ("zh_CN", "en")
+FALSE_WORDS = {"0", "false", "no", "off"}
 
 
 def defaults(instance_path: str) -> dict:
@@ -17,8 +19,15 @@ def defaults(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Served over HTTPS in production; the demo (plain http on 127.0.0.1) turns it off.
+        "SESSION_COOKIE_SECURE": True,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": True,
+        # Idle timeout: the signed cookie is re-issued on every request and refused once this old.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+        # X-Forwarded-For is believed only behind this many trusted proxies (0: use the peer address).
+        "TRUSTED_PROXIES": 0,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "FLASK_ADMIN_SWATCH": "flatly",
@@ -37,9 +46,20 @@ def from_environment() -> dict:
     env = {}
     if os.environ.get("DATABASE_URL"):
         env["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
-    for name in ("SECRET_KEY", "RATELIMIT_STORAGE_URI"):
+    for name in ("SECRET_KEY", "REDIS_URL"):
         if os.environ.get(name):
             env[name] = os.environ[name]
+    # Several app processes must share the login counters: Redis when it is configured.
+    storage = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
+    if storage:
+        env["RATELIMIT_STORAGE_URI"] = storage
+    if os.environ.get("SESSION_COOKIE_SECURE"):
+        secure = os.environ["SESSION_COOKIE_SECURE"].strip().lower() not in FALSE_WORDS
+        env["SESSION_COOKIE_SECURE"] = env["REMEMBER_COOKIE_SECURE"] = secure
+    if os.environ.get("SESSION_IDLE_HOURS"):
+        env["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(os.environ["SESSION_IDLE_HOURS"]))
+    if os.environ.get("TRUSTED_PROXIES"):
+        env["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     return env
 
 

@@ -5,7 +5,8 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, Numeric, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, created_at_column, updated_at_column
 from models.columns import col, enum_col, fk
@@ -112,6 +113,8 @@ class User(Base):
     role: Mapped[Role] = enum_col(Role, "user_role", "角色", "Role")
     locale: Mapped[str | None] = col(String(10), "界面语言", "Language", nullable=True)
     active: Mapped[bool] = col(Boolean, "启用", "Active", default=True)
+    # Part of the login token: bumping it ends every session of the user (logout, password, role, scope).
+    session_version: Mapped[int] = col(Integer, "会话版本", "Session version", default=0, server_default="0")
     created_at = created_at_column()
     updated_at = updated_at_column()
 
@@ -137,10 +140,31 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The login token: id and session version, so a bumped version invalidates old cookies."""
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self) -> None:
+        """Invalidate every session of this user (the next request of each must sign in again)."""
+        self.session_version = (self.session_version or 0) + 1
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+
+# Fields whose change must end the user's sessions: credentials, role, activation and scope.
+SESSION_ENDING_FIELDS = ("password_hash", "role", "active", "sub_delegations")
+
+
+@event.listens_for(Session, "before_flush")
+def _end_sessions_on_security_change(session, flush_context, instances) -> None:
+    """A changed password, role, activation or sub-delegation binding ends every session of that user."""
+    for obj in session.dirty:
+        if not isinstance(obj, User):
+            continue
+        state = inspect(obj)
+        if any(state.attrs[name].history.has_changes() for name in SESSION_ENDING_FIELDS) \
+                and not state.attrs["session_version"].history.has_changes():
+            obj.end_sessions()

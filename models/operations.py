@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.delegation import SubDelegation, User
 from models.enums import Role
 from models.errors import InvalidParameter
+from models.passwords import check_strength, hash_password, normalise_username, verify
 from models.workflow import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW, Result, Workflow, run
 
 
@@ -43,12 +43,11 @@ def create_user(session: Session, username: str, password: str, role: Role | str
                 sub_delegation_codes: list[str] = (), display_name: str = "", actor: User | None = None) -> User:
     """A new back-office user; sub-delegation admins must be bound to at least one sub-delegation."""
     role = Role(role)
-    username = username.strip()
+    username = normalise_username(username)
     if not username:
         raise InvalidParameter("用户名不能为空", field="username")
-    if len(password) < 8:
-        raise InvalidParameter("密码至少 8 位", field="password")
-    if session.scalar(select(User.id).where(User.username == username)):
+    check_strength(password, username)
+    if session.scalar(select(User.id).where(func.lower(User.username) == username)):
         raise InvalidParameter(f"用户名已存在：{username}", field="username")
     subs = []
     for code in sub_delegation_codes:
@@ -60,22 +59,22 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     if role is Role.SUB_DELEGATION_ADMIN and not subs:
         raise InvalidParameter("分团管理员须绑定至少一个交易分团", field="sub_delegation")
     user = User(username=username, display_name=display_name or username, role=role,
-                password_hash=generate_password_hash(password), active=True, sub_delegations=subs)
+                password_hash=hash_password(password), active=True, sub_delegations=subs)
     session.add(user)
     session.flush()
     return user
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace a user's password with a new scrypt hash."""
-    if len(password) < 8:
-        raise InvalidParameter("密码至少 8 位", field="password")
-    user.password_hash = generate_password_hash(password)
+    """Replace a user's password with a new scrypt hash; the change ends the user's other sessions."""
+    check_strength(password, user.username)
+    user.password_hash = hash_password(password)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same answer for unknown user and wrong password)."""
-    user = session.scalar(select(User).where(User.username == (username or "").strip()))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+    """The active user with these credentials, or None: unknown user and wrong password take as long."""
+    user = session.scalar(select(User).where(func.lower(User.username) == normalise_username(username)))
+    if user is None or not user.active:
+        verify(None, password)
         return None
-    return user
+    return user if verify(user.password_hash, password) else None

@@ -18,17 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from functools import partial
 from unittest import mock
 
 from sqlalchemy import create_engine, event, insert, make_url, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
-from werkzeug.security import generate_password_hash
 
 import models
 import models.operations
+import models.passwords
 from models import (AuditEntry, CopayDecision, Delegation, ExpoEdition, Label, OrgCategory, Organization, OrgState,
                     OutboxMessage, Person, PersonState, Role, SubDelegation, SubDelegationKind, User)
 from models.operations import create_user
@@ -128,8 +127,7 @@ def _next() -> int:
 @contextmanager
 def fast_password_hashing():
     """create_user with a cheap (still valid, still checkable) PBKDF2 hash: scrypt costs 0.1 s a user."""
-    cheap = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    with mock.patch.object(models.operations, "generate_password_hash", cheap):
+    with mock.patch.object(models.passwords, "HASH_METHOD", "pbkdf2:sha256:1000"):
         yield
 
 
