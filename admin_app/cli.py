@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sys
+from datetime import date, datetime
+from decimal import Decimal
 
 import click
 from flask import Flask, current_app
@@ -9,10 +11,13 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from admin_app.extensions import db
 from models import DomainError, Role, SubDelegation, User
+from models.columns import type_range
 from models.operations import create_user
+from models.present import database_error_message
 from models.workflow import WORKFLOWS, run
 
 DEMO_USERS = [
@@ -96,15 +101,87 @@ def demo_command(host, port, no_serve):
 
 
 def parse_matching(model, expression: str):
-    """`field=value,field=value` into SQL conditions on the model's columns."""
+    """`field=value,field=value` into SQL conditions on the model's columns, each value read by its column's type."""
     columns = sa_inspect(model).columns
+    parts = [p.strip() for p in (expression or "").split(",") if p.strip()]
+    if not parts:
+        raise click.BadParameter("条件为空：请写成 字段=值，多个条件用逗号分隔")
     conditions = []
-    for part in filter(None, (p.strip() for p in expression.split(","))):
+    for part in parts:
         field, sep, value = part.partition("=")
-        if not sep or field.strip() not in columns:
+        field = field.strip()
+        if not sep or field not in columns:
             raise click.BadParameter(f"无法识别的条件：{part}（可用字段：{', '.join(columns.keys())}）")
-        conditions.append(columns[field.strip()] == value.strip())
+        conditions.append(columns[field] == typed_value(columns[field], field, value.strip()))
     return conditions
+
+
+def typed_value(column, field: str, text: str):
+    """The text of a --all-matching value as the column's type (int, bool, enum value, date, number, text)."""
+    type_ = column.type
+    enum_cls = getattr(type_, "enum_class", None)
+    try:
+        if enum_cls is not None:
+            members = {m.value: m for m in enum_cls} | {getattr(m, "zh", m.value): m for m in enum_cls}
+            if text not in members:
+                raise ValueError(f"可选值：{', '.join(m.value for m in enum_cls)}")
+            return members[text]
+        python_type = type_.python_type
+    except NotImplementedError:
+        python_type = str
+    except ValueError as exc:
+        raise click.BadParameter(f"字段 {field} 的值无效：{text}（{exc}）") from None
+    parser, kind = TYPE_PARSERS.get(python_type, (str, "文本"))
+    try:
+        value = parser(text)
+    except (ValueError, ArithmeticError):
+        raise click.BadParameter(f"字段 {field} 的值应为{kind}：{text}") from None
+    bounds = type_range(column)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise click.BadParameter(f"字段 {field} 的值超出范围：{text}")
+    if isinstance(value, str) and ("\x00" in value or len(value) > (getattr(type_, "length", None) or 10_000)):
+        raise click.BadParameter(f"字段 {field} 的值无效：{text[:50]}")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    """true/false, 1/0, yes/no, 是/否."""
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "是"):
+        return True
+    if lowered in ("0", "false", "no", "否"):
+        return False
+    raise ValueError(text)
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A finite decimal number (NaN and infinities are refused)."""
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError(text)
+    return value
+
+
+# python type of a column -> (parser of the command-line text, what to call it in a message)
+TYPE_PARSERS = {
+    int: (int, "整数"),
+    bool: (parse_bool, "true 或 false"),
+    Decimal: (parse_decimal, "数字"),
+    float: (parse_decimal, "数字"),
+    date: (date.fromisoformat, "日期（YYYY-MM-DD）"),
+    datetime: (datetime.fromisoformat, "时间（YYYY-MM-DD HH:MM:SS）"),
+    str: (str, "文本"),
+}
+
+
+def parse_id_list(ids: str) -> list[int]:
+    """Comma-separated ids; anything that is not a whole number is an error, not a silent skip."""
+    out = []
+    for item in filter(None, (i.strip() for i in ids.split(","))):
+        if not item.isdecimal():
+            raise click.BadParameter(f"--ids 应为逗号分隔的编号：{item}")
+        out.append(int(item))
+    return out
 
 
 @click.command("transition")
@@ -125,7 +202,7 @@ def transition_command(model_name, action, username, ids, all_matching, params):
         if (ids is None) == (all_matching is None):
             raise DomainError("请给出 --ids 或 --all-matching 之一")
         if ids is not None:
-            target = [int(i) for i in ids.split(",") if i.strip()]
+            target = parse_id_list(ids)
         else:
             target = select(workflow.model.id).where(*parse_matching(workflow.model, all_matching))
         values = {}
@@ -139,6 +216,11 @@ def transition_command(model_name, action, username, ids, all_matching, params):
     except (DomainError, ValueError, click.BadParameter) as exc:
         db.session.rollback()
         click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        # A sentence, not the driver's text or a traceback; nothing was written (rolled back).
+        db.session.rollback()
+        click.echo(f"错误：{database_error_message(exc)}", err=True)
         sys.exit(1)
     for row_id in result.done:
         click.echo(f"{row_id}\tdone")

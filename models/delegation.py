@@ -23,10 +23,12 @@ class ExpoEdition(Base):
     number: Mapped[int] = col(Integer, "届次", "Edition", unique=True)
     name: Mapped[str] = col(String(100), "名称", "Name")
     start_date: Mapped[date] = col(Date, "开幕日期", "Opens")
-    end_date: Mapped[date] = col(Date, "闭幕日期", "Closes")
+    end_date: Mapped[date] = col(Date, "闭幕日期", "Closes", info={"not_before": "start_date"})
     entry_days: Mapped[str] = col(String(200), "入场日期", "Entry days", default="")
-    fee_per_label: Mapped[Decimal] = col(Numeric(10, 2), "证件费（元/人）", "Badge fee (CNY)", default=Decimal("200"))
-    reuse_fee_percent: Mapped[int] = col(Integer, "复用证件收费比例（%）", "Reuse fee (%)", default=50)
+    fee_per_label: Mapped[Decimal] = col(Numeric(10, 2), "证件费（元/人）", "Badge fee (CNY)", default=Decimal("200"),
+                                          info={"range": (0, 10_000)})
+    reuse_fee_percent: Mapped[int] = col(Integer, "复用证件收费比例（%）", "Reuse fee (%)", default=50,
+                                          info={"range": (0, 100)})
     transfer_deadline: Mapped[date | None] = col(Date, "转账支付截止日", "Transfer deadline", nullable=True)
     qr_deadline: Mapped[date | None] = col(Date, "扫码支付截止日", "QR deadline", nullable=True)
     b2b_deadline: Mapped[date | None] = col(Date, "B2B支付截止日", "B2B deadline", nullable=True)
@@ -70,10 +72,12 @@ class SubDelegation(Base):
     code: Mapped[str] = col(String(32), "代码", "Code", unique=True)
     name: Mapped[str] = col(String(100), "成员单位", "Name")
     kind: Mapped[SubDelegationKind] = enum_col(SubDelegationKind, "sub_delegation_kind", "类型", "Kind")
-    recruitment_target: Mapped[int] = col(Integer, "招商任务（家）", "Recruitment target", default=0)
-    vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0)
-    staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0)
-    copay_budget: Mapped[Decimal] = col(Numeric(14, 2), "统付额度（元）", "Co-payment budget (CNY)", default=Decimal(0))
+    recruitment_target: Mapped[int] = col(Integer, "招商任务（家）", "Recruitment target", default=0,
+                                           info={"range": (0, 100_000)})
+    vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0, info={"range": (0, 100_000)})
+    staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0, info={"range": (0, 100_000)})
+    copay_budget: Mapped[Decimal] = col(Numeric(14, 2), "统付额度（元）", "Co-payment budget (CNY)", default=Decimal(0),
+                                        info={"range": (0, 100_000_000)})
     contact_name: Mapped[str | None] = col(String(50), "联系人", "Contact", nullable=True)
     contact_position: Mapped[str | None] = col(String(50), "职务", "Position", nullable=True)
     office_phone: Mapped[str | None] = col(String(50), "办公电话", "Office phone", nullable=True)

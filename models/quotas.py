@@ -16,6 +16,7 @@ from models.delegation import ExpoEdition, SubDelegation
 from models.enums import CopayDecision, Label, PersonState
 from models.ids import id_in
 from models.registration import Organization, Person
+from models.scope import sees_everything
 from models.allocation import Allocation
 
 # Persons in these states no longer hold a VIP/staff badge slot.
@@ -115,6 +116,11 @@ def allocate_copay(session: Session, ids, *, params, actor) -> Allocation:
     return allocation
 
 
+def sees_figures_of(actor, sub_id: int) -> bool:
+    """True when the actor's scope includes this sub-delegation, so a refusal may quote its used/allocated figures."""
+    return actor is not None and (sees_everything(actor) or sub_id in actor.sub_delegation_ids)
+
+
 def allocate_moved_labels(session: Session, org_ids, *, params, actor) -> Allocation:
     """Move organisations to another sub-delegation only while its VIP/staff quotas hold their persons
     and its co-payment budget holds their confirmed co-payments (which move with them)."""
@@ -143,15 +149,20 @@ def allocate_moved_labels(session: Session, org_ids, *, params, actor) -> Alloca
             for label in QUOTA_FIELD}
     copay = copay_used(session, [target_id])[target_id]
     budget = Decimal(str(target.copay_budget))
+    figures = sees_figures_of(actor, target_id)
     allocation = Allocation(granted=[])
     for org_id in sorted(org_ids):
         over = [label for label, field in QUOTA_FIELD.items()
                 if used[label] + moving[org_id][label] > getattr(target, field)]
-        reasons = [f"目标分团{label.zh}额度不足（已用 {used[label]}/{getattr(target, QUOTA_FIELD[label])}，"
-                   f"本单位 {moving[org_id][label]} 人）" for label in over]
+        # The target's used/allocated figures only for an actor whose scope includes it; the
+        # organisation's own figures are in the actor's scope either way.
+        reasons = [f"目标分团{label.zh}额度不足（"
+                   + (f"已用 {used[label]}/{getattr(target, QUOTA_FIELD[label])}，" if figures else "")
+                   + f"本单位 {moving[org_id][label]} 人）" for label in over]
         if moving_copay[org_id] and copay + moving_copay[org_id] > budget:
-            reasons.append(f"目标分团统付额度不足（已用 {copay:.2f} / {budget:.2f} 元，"
-                           f"本单位已统付 {moving_copay[org_id]:.2f} 元）")
+            reasons.append("目标分团统付额度不足（"
+                           + (f"已用 {copay:.2f} / {budget:.2f} 元，" if figures else "")
+                           + f"本单位已统付 {moving_copay[org_id]:.2f} 元）")
         if reasons:
             allocation.refused[org_id] = "、".join(reasons)
             continue

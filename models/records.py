@@ -25,7 +25,8 @@ class DealIntention(Base):
     organization_id: Mapped[int] = fk("organization.id", "单位", "Organisation")
     sub_delegation_id: Mapped[int] = fk("sub_delegation.id", "交易分团", "Sub-delegation")
     exhibitor: Mapped[str] = col(String(200), "展商", "Exhibitor")
-    amount: Mapped[Decimal] = col(Numeric(16, 2), "意向金额", "Amount")
+    amount: Mapped[Decimal] = col(Numeric(16, 2), "意向金额", "Amount",
+                                  info={"range": (Decimal("0.01"), 100_000_000_000)})
     currency: Mapped[str] = col(String(3), "币种", "Currency", default="USD")
     note: Mapped[str | None] = col(Text, "备注", "Note", nullable=True)
     reported_by_id: Mapped[int | None] = fk("admin_user.id", "填报人", "Reported by", nullable=True)
@@ -80,7 +81,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[Channel] = enum_col(Channel, "channel", "渠道", "Channel")
-    recipient: Mapped[str | None] = col(String(120), "收件人", "Recipient", nullable=True)
+    # SMS recipients are persons' mobiles: masked like the person's own column.
+    recipient: Mapped[str | None] = col(String(120), "收件人", "Recipient", nullable=True, info={"sensitive": True})
     template: Mapped[str] = col(String(80), "消息模板", "Template")
     object_type: Mapped[str] = col(String(40), "对象类型", "Object type")
     object_id: Mapped[int] = col(Integer, "对象编号", "Object id")

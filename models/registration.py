@@ -43,8 +43,8 @@ class Organization(Base):
     purchase_intentions: Mapped[str] = col(Text, "采购意向", "Purchase intentions")
     exhibition_areas: Mapped[str | None] = col(Text, "感兴趣的展区", "Exhibition areas", nullable=True)
     licence_file: Mapped[str | None] = col(String(255), "单位资质文件", "Business licence", nullable=True)
-    vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0)
-    staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0)
+    vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0, info={"range": (0, 100_000)})
+    staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0, info={"range": (0, 100_000)})
     prior_edition: Mapped[bool] = col(Boolean, "往届观众", "Prior-edition visitor", default=False)
     state: Mapped[OrgState] = enum_col(OrgState, "org_state", "状态", "State", default=OrgState.DRAFT)
     return_reason: Mapped[str | None] = col(Text, "退回修改意见", "Return reason", nullable=True)
@@ -81,9 +81,9 @@ class OrgAddress(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = fk("organization.id", "单位", "Organisation", ondelete="CASCADE")
-    position: Mapped[int] = col(Integer, "序号", "No.", default=1)
+    position: Mapped[int] = col(Integer, "序号", "No.", default=1, info={"range": (1, MAX_ADDRESSES)})
     recipient: Mapped[str] = col(String(50), "收件人", "Recipient")
-    mobile: Mapped[str] = col(String(20), "手机号", "Mobile")
+    mobile: Mapped[str] = col(String(20), "手机号", "Mobile", info={"sensitive": True})
     address: Mapped[str] = col(String(300), "收件地址", "Address")
     is_default: Mapped[bool] = col(Boolean, "默认地址", "Default", default=False)
 
@@ -112,8 +112,8 @@ class QuotaAllocation(Base):
     sub_delegation_id: Mapped[int] = fk("sub_delegation.id", "交易分团", "Sub-delegation")
     uscc: Mapped[str] = col(String(18), "统一社会信用代码", "USCC")
     organization_name: Mapped[str | None] = col(String(200), "单位名称", "Name", nullable=True)
-    vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0)
-    staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0)
+    vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0, info={"range": (0, 100_000)})
+    staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0, info={"range": (0, 100_000)})
     created_at = created_at_column()
 
     edition: Mapped[ExpoEdition] = relationship(info={"label": ("届次", "Edition")})
@@ -144,7 +144,8 @@ class Person(Base):
                                                default=RegionType.MAINLAND)
     id_type: Mapped[IdType] = enum_col(IdType, "id_type", "证件类型", "ID type", default=IdType.RESIDENT_ID)
     id_number: Mapped[str] = col(String(40), "证件号码", "ID number", info={"sensitive": True})
-    birth_date: Mapped[date | None] = col(Date, "出生日期", "Birth date", nullable=True)
+    # Year only for masked roles: with the masked ID number a full birth date leaves a few dozen candidates.
+    birth_date: Mapped[date | None] = col(Date, "出生日期", "Birth date", nullable=True, info={"sensitive": "year"})
     mobile: Mapped[str | None] = col(String(20), "手机号", "Mobile", nullable=True, info={"sensitive": True})
     email: Mapped[str | None] = col(String(120), "邮箱", "E-mail", nullable=True)
     position: Mapped[str | None] = col(String(100), "职务", "Position", nullable=True)
