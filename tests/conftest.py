@@ -10,6 +10,11 @@ Fixtures
     backend       "sqlite" | "postgresql".
     session       function scope, sqlalchemy.orm.Session(engine); every table is emptied after the test
                   (TRUNCATE ... RESTART IDENTITY CASCADE / DELETE child-first), so tests may commit.
+                  On SQLite it keeps pysqlite's legacy transactions (sqlite_begin="LEGACY", see
+                  models/database.py): its reads take no lock and hold no snapshot, so a test may read
+                  through `session`, act through the app, the CLI or another connection, and read again.
+                  Everything else (the app, the CLI, `engine`, the race tests) runs with the production
+                  default, BEGIN IMMEDIATE.
     world         make_world(session): edition, delegation, sub-delegations GZ and SZ, a user of each role.
 
 Marker
@@ -83,7 +88,9 @@ def backend(engine) -> str:
 
 @pytest.fixture
 def session(engine):
-    session = Session(engine)
+    # Test data in, results out: with BEGIN IMMEDIATE a read here would hold the write lock the app then
+    # waits for, and with DEFERRED it would keep reading the snapshot from before the app's change.
+    session = Session(engine, execution_options={"sqlite_begin": "LEGACY"})
     try:
         yield session
     finally:

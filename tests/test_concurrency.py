@@ -1,8 +1,12 @@
-"""Two admins acting on the same persons at the same moment (PostgreSQL: row locks serialise them).
+"""Two admins acting on the same persons at the same moment, on PostgreSQL and on SQLite.
 
-Each thread has its own session and commits; a barrier releases both just before the operation, so
-their transactions really overlap. Whatever the interleaving, a co-payment is decided once, the
-budget holds, and VIP quotas hold.
+Each thread has its own connection, session and transaction, and commits; a barrier releases them
+together just before the operation, so their transactions really overlap. PostgreSQL serialises them
+with row locks (SELECT ... FOR UPDATE), SQLite with its write lock taken by BEGIN IMMEDIATE (see
+models/database.py). Whatever the interleaving, a co-payment is decided once, the budget holds, and
+VIP quotas hold. The same races run between OS processes through the CLI (test_concurrency_processes.py)
+and between web requests (test_concurrency_web.py); test_concurrency_recheck.py shows the engine's
+second line of defence when the lock is taken away.
 """
 from __future__ import annotations
 
@@ -18,7 +22,6 @@ from factories import bulk_persons, make_organization, make_user, make_world
 from models import AuditEntry, CopayDecision, Label, OrgState, Person, PersonState, Role, SubDelegation, User
 from models.operations import organizations, persons
 
-pytestmark = pytest.mark.postgresql_only
 ROUNDS = 5
 
 
@@ -29,11 +32,12 @@ def race(engine, *jobs):
 
     def worker(i, job):
         try:
-            with Session(engine) as session:
-                session.connection()  # check out the connection before the barrier: only the operation races
+            # Connect before the barrier, begin after it: the BEGIN (IMMEDIATE on SQLite) is part of the race.
+            with engine.connect() as connection:
                 barrier.wait(timeout=30)
-                results[i] = job(session)
-                session.commit()
+                with Session(bind=connection) as session:
+                    results[i] = job(session)
+                    session.commit()
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 

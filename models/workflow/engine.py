@@ -26,6 +26,7 @@ from models.records import AuditEntry, OutboxMessage
 from models.scope import visible
 
 NOT_VISIBLE = "不存在或不在您的权限范围内"
+SUPERSEDED = "已被他人处理，请刷新后重试"
 PER_ROW = "per_row"
 ALL_OR_NOTHING = "all_or_nothing"
 
@@ -220,14 +221,28 @@ def run(session: Session, workflow: Workflow, name: str, target: Iterable[int] |
         return result
 
     if eligible:
-        _apply(session, workflow, transition, eligible, actor, params)
-        result.done = sorted(eligible)
+        result.done = _apply(session, workflow, transition, eligible, actor, params)
+        _report_superseded(result, transition, eligible)
     result.skipped = dict(sorted(result.skipped.items()))
     return result
 
 
+def _report_superseded(result: Result, transition: Transition, eligible: Sequence[int]) -> None:
+    """Rows that passed the check but not the re-check while writing: skipped, or the whole batch refused."""
+    superseded = sorted(set(eligible) - set(result.done))
+    if superseded and transition.policy == ALL_OR_NOTHING:
+        # Part of the batch is written already; raising makes the caller roll all of it back.
+        raise DomainError(f"{len(superseded)} 条记录{SUPERSEDED}（本批次全部未执行）")
+    for row_id in superseded:
+        result.skipped[row_id] = SUPERSEDED
+
+
 def _load_rows(session, workflow, transition, target, actor, params):
-    """Rows in scope among the target, with their state and each guard's verdict; locked on PostgreSQL."""
+    """Rows in scope among the target, with their state and each guard's verdict; locked on PostgreSQL.
+
+    SQLite has no row locks: its transactions begin IMMEDIATE (models/database.py), so this read already
+    holds the database's single write lock until the caller commits.
+    """
     model = workflow.model
     guard_columns = [case((g.predicate(model, params, actor), literal(1)), else_=literal(0)).label(f"guard_{i}")
                      for i, g in enumerate(transition.guards)]
@@ -251,42 +266,68 @@ def _refusal(workflow: Workflow, transition: Transition, row) -> str | None:
     return None
 
 
-def _apply(session, workflow, transition, ids: Sequence[int], actor: User, params: dict) -> None:
-    """Audit entries, outbox messages and the change itself: three statements whatever the row count."""
+def _apply(session, workflow, transition, ids: Sequence[int], actor: User, params: dict) -> list[int]:
+    """Audit entries, outbox messages and the change: three statements whatever the row count; the ids changed.
+
+    Each statement decides again (scope, source state, guards) in its WHERE clause, so a row someone else
+    changed since the check is neither audited nor changed twice, even where the rows were not locked.
+    """
     model = workflow.model
     now = utcnow()
-    rows = id_in(model.id, ids)
+    still = _still_eligible(model, transition, ids, actor, params)
     to_state = transition.target_expression(model, params)
     audit_params = {k: v for k, v in params.items() if v is not None} or None
-    # Audit first, while the rows still carry their source state (they are locked, or SQLite's single writer).
-    session.execute(insert(AuditEntry).from_select(
-        ["at", "actor_id", "action", "object_type", "object_id", "sub_delegation_id", "from_state", "to_state",
-         "params"],
-        select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
-               literal(transition.audit_action, String()), literal(workflow.object_type, String()),
-               model.id, model.sub_delegation_id, model.state, to_state,
-               literal(audit_params, JsonType)).where(rows)))
+    # Audit first, while the rows still carry their source state.
+    audited = _insert_audit(session, workflow, transition, still, to_state, actor, audit_params, now)
     if transition.notify:
-        notify = transition.notify
-        condition = [rows] + ([notify.when(model, params, to_state)] if notify.when else [])
-        session.execute(insert(OutboxMessage).from_select(
-            ["channel", "recipient", "template", "object_type", "object_id", "sub_delegation_id", "params",
-             "state", "attempts", "created_at"],
-            select(literal(notify.channel.value, String()), notify.recipient(model),
-                   literal(notify.template, String()), literal(workflow.object_type, String()), model.id,
-                   model.sub_delegation_id, literal(audit_params, JsonType), literal("pending", String()),
-                   literal(0, Integer()), literal(now, DateTime(timezone=True))).where(*condition)))
+        _insert_outbox(session, workflow, transition.notify, still, to_state, params, audit_params, now)
     values = {"state": to_state, "updated_at": now}
     if transition.sets:
         values.update(transition.sets(model, params, actor=actor, now=now))
-    changed = session.execute(update(model).where(rows).values(values)
-                              .execution_options(synchronize_session=False)).rowcount
-    if changed != len(ids):
-        raise DomainError(f"并发冲突：预期修改 {len(ids)} 行，实际 {changed} 行，请重试")
-    if transition.after:
-        transition.after(session, ids, params=params, actor=actor, now=now)
-    _expire_loaded(session, model, ids)
+    changed = sorted(session.scalars(update(model).where(*still).values(values).returning(model.id)
+                                     .execution_options(synchronize_session=False)))
+    if audited != len(changed):
+        # Never a change without its audit entry, nor an entry without its change: the caller rolls back.
+        raise DomainError(f"并发冲突：审计记录 {audited} 条，修改 {len(changed)} 条，本次操作未执行，请重试")
+    if changed and transition.after:
+        transition.after(session, changed, params=params, actor=actor, now=now)
+    _expire_loaded(session, model, changed)
     session.flush()
+    return changed
+
+
+def _insert_audit(session, workflow, transition, still, to_state, actor, audit_params, now) -> int:
+    """One INSERT ... SELECT of the audit entries of the rows that still qualify; how many were written."""
+    model = workflow.model
+    rows = select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
+                  literal(transition.audit_action, String()), literal(workflow.object_type, String()),
+                  model.id, model.sub_delegation_id, model.state, to_state,
+                  literal(audit_params, JsonType)).where(*still)
+    statement = insert(AuditEntry).from_select(
+        ["at", "actor_id", "action", "object_type", "object_id", "sub_delegation_id", "from_state", "to_state",
+         "params"], rows)
+    # SQLAlchemy keeps an INSERT's rowcount only when asked (psycopg's would read -1).
+    return session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+
+
+def _insert_outbox(session, workflow, notify: Notify, still, to_state, params, audit_params, now) -> None:
+    """One INSERT ... SELECT of the outbox messages of the rows that still qualify (and match `notify.when`)."""
+    model = workflow.model
+    condition = still + ([notify.when(model, params, to_state)] if notify.when else [])
+    rows = select(literal(notify.channel.value, String()), notify.recipient(model),
+                  literal(notify.template, String()), literal(workflow.object_type, String()), model.id,
+                  model.sub_delegation_id, literal(audit_params, JsonType), literal("pending", String()),
+                  literal(0, Integer()), literal(now, DateTime(timezone=True))).where(*condition)
+    session.execute(insert(OutboxMessage).from_select(
+        ["channel", "recipient", "template", "object_type", "object_id", "sub_delegation_id", "params",
+         "state", "attempts", "created_at"], rows))
+
+
+def _still_eligible(model, transition, ids: Sequence[int], actor: User, params: dict) -> list:
+    """WHERE clauses that decide again, in the writing statement itself: the ids, scope, source state, guards."""
+    return [id_in(model.id, ids), visible(actor, model),
+            model.state.in_(sorted(s.value for s in transition.sources)),
+            *(guard.predicate(model, params, actor) for guard in transition.guards)]
 
 
 def _expire_loaded(session: Session, model, ids: Sequence[int]) -> None:
