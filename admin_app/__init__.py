@@ -38,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
     admin = init_admin(app, csp_nonce_generator=security.csp_nonce)
     security.allow_admin_actions(app, admin)
 
+    _reads_without_the_write_lock(app)
+
     @app.route("/")
     def root():
         return redirect(url_for("admin.index"))
@@ -64,3 +66,16 @@ def _instance_secret(app: Flask) -> str:
             fh.write(os.urandom(32).hex())
     with open(path) as fh:
         return fh.read().strip()
+
+
+def _reads_without_the_write_lock(app: Flask) -> None:
+    """On SQLite, GET and HEAD requests only read: they begin DEFERRED, so pages do not queue behind
+    each other for the single write lock that every deciding transaction takes (models/database.py)."""
+    from flask import request
+
+    from admin_app.extensions import db
+
+    @app.before_request
+    def _defer_sqlite_lock_for_reads():
+        if request.method in ("GET", "HEAD") and db.engine.dialect.name == "sqlite":
+            db.session.connection(execution_options={"sqlite_begin": "DEFERRED"})
