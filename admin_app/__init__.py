@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from views import init_admin
 
-    admin = init_admin(app, csp_nonce_generator=security.csp_nonce)
+    admin = init_admin(app, db, csp_nonce_generator=security.csp_nonce)
     security.allow_admin_actions(app, admin)
 
     _reads_without_the_write_lock(app)

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length
 from admin_app.extensions import db, limiter, login_manager
 from admin_app.security import safe_redirect_target
 from models import User
-from models.operations import authenticate
+from models.delegation.operations import authenticate
 from models.passwords import normalise_username
 
 bp = Blueprint("auth", __name__)

@@ -16,9 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from admin_app.extensions import db
 from models import DomainError, Role, SubDelegation, User
 from models.columns import type_range
-from models.operations import create_user
+from models.delegation.operations import create_user
 from models.present import database_error_message
-from models.workflow import WORKFLOWS, run
+from models.engine import run
+from models.workflows import WORKFLOWS
 
 DEMO_USERS = [
     ("secretariat", "demo-secretariat", Role.SECRETARIAT, [], "秘书处演示账号"),

@@ -22,8 +22,8 @@ from models import (CopayDecision, Delegation, ExpoEdition, Gender, IdType, Labe
                     Organization, OrgState, Person, PersonState, Pickup, RegionType, SubDelegation,
                     SubDelegationKind)
 from models.ids import id_in
-from models.quotas import RELEASED_STATES, sub_delegation_usage
-from models.workflow.person import badge_number
+from models.registration.quotas import RELEASED_STATES, sub_delegation_usage
+from models.registration.person_workflow import badge_number
 
 DELEGATION_CODE, DELEGATION_NAME = "guangdong", "广东交易团"
 TREE_SEED = 2020

@@ -8,9 +8,10 @@ from models.enums import (Channel, CopayDecision, Gender, IdType, InvoiceKind, I
 from models.errors import (DomainError, GuardFailed, InvalidParameter, InvalidState, NotAllowed, NotFound,
                            QuotaExceeded)
 from models.finance import Invoice, Order, OrderLine, Payment, Refund
-from models.records import AuditEntry, DealIntention, OutboxMessage
+from models.audit import AuditEntry, OutboxMessage
+from models.registration import DealIntention
 from models.registration import OrgAddress, Organization, Person, QuotaAllocation
 from models.scope import visible
 
 __all__ = [name for name in dir() if not name.startswith("_")]
-import models.quotas  # noqa: E402,F401  (usage columns on SubDelegation and Organization)
+import models.registration.quotas  # noqa: E402,F401  (usage columns on SubDelegation and Organization)

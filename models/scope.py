@@ -61,3 +61,14 @@ def visible(actor: User, model: type[Base]) -> ColumnElement[bool]:
 def sees_everything(actor: User) -> bool:
     """True for roles whose scope is the whole delegation."""
     return actor is not None and actor.role in DELEGATION_WIDE_ROLES
+
+
+def sub_delegation_expression(model) -> ColumnElement:
+    """The sub-delegation a row belongs to, as SQL: its own column, or its scope parent's (recursively)."""
+    scope_column = getattr(model, "__scope_column__", None)
+    if scope_column:
+        return getattr(model, scope_column)
+    fk_name, parent_name = model.__scope_parent__
+    parent = model_by_name(parent_name)
+    return (select(sub_delegation_expression(parent)).where(parent.id == getattr(model, fk_name))
+            .correlate(model).scalar_subquery())

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 
 import models
-import models.operations
+import models.delegation.operations
 import models.passwords
 from models import (AuditEntry, CopayDecision, Delegation, ExpoEdition, Label, OrgCategory, Organization, OrgState,
                     OutboxMessage, Person, PersonState, Role, SubDelegation, SubDelegationKind, User)
-from models.operations import create_user
+from models.delegation.operations import create_user
 
 PASSWORD = "test-password-1"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -168,7 +168,7 @@ def make_sub_delegation(session: Session, delegation: Delegation, code: str, *, 
 
 
 def make_user(session: Session, role: Role | str, *subs: SubDelegation, username: str | None = None) -> User:
-    """A back-office user made by models.operations.create_user (sub-delegation admins need subs)."""
+    """A back-office user made by models.delegation.operations.create_user (sub-delegation admins need subs)."""
     role = Role(role)
     with fast_password_hashing():
         return create_user(session, username or f"{role.value}_{_next()}", PASSWORD, role,

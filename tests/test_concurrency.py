@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from factories import bulk_persons, make_organization, make_user, make_world
 from models import AuditEntry, CopayDecision, Label, OrgState, Person, PersonState, Role, SubDelegation, User
-from models.operations import organizations, persons
+from models.registration import operations as ops
 
 ROUNDS = 5
 
@@ -84,8 +84,8 @@ def test_confirm_copay_for_overlapping_persons_decides_each_once(engine, session
     sub_id, ids, admin, second_admin, secretariat = setup(session)
     first, second = ids[:30], ids[10:]  # 20 persons in both batches
 
-    a, b = race(engine, as_user(admin, persons.confirm_copay, first),
-                as_user(secretariat if round_ % 2 else second_admin, persons.confirm_copay, second))
+    a, b = race(engine, as_user(admin, ops.confirm_copay, first),
+                as_user(secretariat if round_ % 2 else second_admin, ops.confirm_copay, second))
 
     session.expire_all()
     entries, confirmed, used, budget = copay_facts(session, sub_id)
@@ -102,8 +102,8 @@ def test_confirm_copay_race_never_exceeds_the_budget(engine, session, round_):
     sub_id, ids, admin, second_admin, _ = setup(session, budget="3000.00")  # 15 of 40 fees
     first, second = (ids[:25], ids[15:]) if round_ % 2 else (ids[::2], ids[1::2])  # overlapping / disjoint
 
-    a, b = race(engine, as_user(admin, persons.confirm_copay, first),
-                as_user(second_admin, persons.confirm_copay, second))
+    a, b = race(engine, as_user(admin, ops.confirm_copay, first),
+                as_user(second_admin, ops.confirm_copay, second))
 
     session.expire_all()
     entries, confirmed, used, budget = copay_facts(session, sub_id)
@@ -130,8 +130,8 @@ def test_set_label_vip_race_never_exceeds_the_quota(engine, session, round_):
     sub_id, ids, admin, second_admin, secretariat = setup(session, vip_quota=7)
     first, second = (ids[:25], ids[15:]) if round_ % 2 else (ids[::2], ids[1::2])
 
-    a, b = race(engine, as_user(admin, persons.set_label, first, label="vip"),
-                as_user(secretariat if round_ % 2 else second_admin, persons.set_label, second, label="vip"))
+    a, b = race(engine, as_user(admin, ops.set_label, first, label="vip"),
+                as_user(secretariat if round_ % 2 else second_admin, ops.set_label, second, label="vip"))
 
     session.expire_all()
     per_org = vip_facts(session, sub_id)
@@ -147,8 +147,8 @@ def test_set_label_vip_race_never_exceeds_the_organisation_quota(engine, session
     sub_id, ids, admin, second_admin, _ = setup(session, vip_quota=100, org_vip_quota=3)
     first, second = (ids[:25], ids[15:]) if round_ % 2 else (ids[::2], ids[1::2])
 
-    race(engine, as_user(admin, persons.set_label, first, label="vip"),
-         as_user(second_admin, persons.set_label, second, label="vip"))
+    race(engine, as_user(admin, ops.set_label, first, label="vip"),
+         as_user(second_admin, ops.set_label, second, label="vip"))
 
     session.expire_all()
     assert sorted(vip_facts(session, sub_id).values()) == [3, 3]  # two organisations, 3 VIPs each
@@ -165,8 +165,8 @@ def test_confirm_copay_racing_assign_delegation_keeps_the_receiving_budget(engin
     session.commit()
     org_id, admin_id, secretariat_id = org.id, world.admins["GZ"].id, world.secretariat.id
 
-    confirmed, assigned = race(engine, as_user(admin_id, persons.confirm_copay, ids),
-                               as_user(secretariat_id, organizations.assign_delegation, [org_id],
+    confirmed, assigned = race(engine, as_user(admin_id, ops.confirm_copay, ids),
+                               as_user(secretariat_id, ops.assign_delegation, [org_id],
                                        sub_delegation_id=sz.id))
 
     session.expire_all()
@@ -188,8 +188,8 @@ def test_set_label_racing_assign_delegation_neither_deadlocks_nor_overfills(engi
     session.commit()
     org_id, admin_id, secretariat_id = org.id, world.admins["GZ"].id, world.secretariat.id
 
-    labelled, assigned = race(engine, as_user(admin_id, persons.set_label, ids, label="vip"),
-                              as_user(secretariat_id, organizations.assign_delegation, [org_id],
+    labelled, assigned = race(engine, as_user(admin_id, ops.set_label, ids, label="vip"),
+                              as_user(secretariat_id, ops.assign_delegation, [org_id],
                                       sub_delegation_id=sz.id))
 
     session.expire_all()

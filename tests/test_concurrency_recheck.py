@@ -16,10 +16,11 @@ from sqlalchemy import func, select, update
 
 from factories import bulk_persons, bulk_organizations, make_organization
 from models import AuditEntry, CopayDecision, Organization, OrgState, Person, PersonState, Role
-from models.allocation import Allocation
+from models.engine import Allocation
 from models.errors import DomainError
-from models.workflow import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW, Workflow, run
-from models.workflow.engine import SUPERSEDED
+from models.engine import Workflow, run
+from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
+from models.engine import SUPERSEDED
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from stdnum.cn import ric, uscc
 from admin_app.seed import DELEGATION_TREE, ensure_edition, seed_delegation_tree, seed_demo
 from models import (CopayDecision, Delegation, IdType, Label, OrgAddress, Organization, OrgState, Person, PersonState,
                     SubDelegation, SubDelegationKind)
-from models.quotas import fee_expression, organization_usage, sub_delegation_usage
+from models.registration.quotas import fee_expression, organization_usage, sub_delegation_usage
 from models.validation import validate_id_document, validate_mobile
 
 BADGED = {PersonState.BADGE_PRODUCED, PersonState.BADGE_ISSUED}

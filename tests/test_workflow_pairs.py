@@ -16,9 +16,10 @@ from factories import audit_entries, bulk_persons, make_edition, make_organizati
 from models import (AuditEntry, CopayDecision, Label, Order, OrgCategory, Organization, OrgState,
                     Person, PersonState, QuotaAllocation, Role, visible)
 from models.errors import InvalidParameter, NotAllowed
-from models.operations import organizations, persons
-from models.workflow import WORKFLOWS, run
-from models.workflow.engine import NOT_VISIBLE
+from models.registration import operations as ops
+from models.engine import run
+from models.workflows import WORKFLOWS
+from models.engine import NOT_VISIBLE
 
 ORG = WORKFLOWS["organization"]
 PERSON = WORKFLOWS["person"]
@@ -143,10 +144,10 @@ def test_ids_that_match_no_row_are_reported_not_visible(session, world):
     """Forged ids from a form: unknown, negative, beyond the integer range; none is an error."""
     org = make_organization(session, world.subs["GZ"], state=OrgState.SUBMITTED)
     forged = [0, -5, 2**31, 2**40, org.id + 1000]
-    result = organizations.approve(session, [org.id, *forged], actor=world.secretariat)
+    result = ops.approve_organizations(session, [org.id, *forged], actor=world.secretariat)
     assert result.done == [org.id]
     assert result.skipped == {i: NOT_VISIBLE for i in forged}
-    only_forged = organizations.approve(session, forged, actor=world.secretariat)
+    only_forged = ops.approve_organizations(session, forged, actor=world.secretariat)
     assert only_forged.done == [] and set(only_forged.skipped) == set(forged)
 
 
@@ -178,7 +179,7 @@ def test_inactive_user_is_not_allowed(session, world):
     world.secretariat.active = False
     session.flush()
     with pytest.raises(NotAllowed):
-        organizations.approve(session, [org.id], actor=world.secretariat)
+        ops.approve_organizations(session, [org.id], actor=world.secretariat)
     assert state_of(session, Organization, org.id) == "submitted"
 
 
@@ -206,15 +207,15 @@ def test_invalid_and_unknown_parameters(session, world):
     person = make_person(session, org, state=PersonState.SAVED)
     admin = world.admins["GZ"]
     with pytest.raises(InvalidParameter, match="取值无效"):
-        persons.set_label(session, [person.id], actor=admin, label="chairman")
+        ops.set_label(session, [person.id], actor=admin, label="chairman")
     with pytest.raises(InvalidParameter, match="取值无效"):
-        persons.upgrade_label(session, [person.id], actor=admin, label=Label.PROFESSIONAL.value)
+        ops.upgrade_label(session, [person.id], actor=admin, label=Label.PROFESSIONAL.value)
     with pytest.raises(InvalidParameter, match="取值无效"):
-        organizations.assign_delegation(session, [org.id], actor=admin, sub_delegation_id="深圳")
+        ops.assign_delegation(session, [org.id], actor=admin, sub_delegation_id="深圳")
     with pytest.raises(InvalidParameter, match="不能超过"):
-        organizations.return_for_edit(session, [org.id], actor=world.secretariat, reason="长" * 501)
+        ops.return_organizations_for_edit(session, [org.id], actor=world.secretariat, reason="长" * 501)
     with pytest.raises(InvalidParameter, match="未知参数"):
-        persons.submit(session, [person.id], actor=admin, note="x")
+        run(session, WORKFLOWS["person"], "submit", [person.id], actor=admin, params={"note": "x"})
     assert audit_count(session) == 0
 
 
@@ -224,7 +225,7 @@ def test_unknown_transition_name(session, world):
 
 
 def test_empty_id_list_does_nothing(session, world):
-    result = persons.cancel(session, [], actor=world.secretariat)
+    result = ops.cancel_persons(session, [], actor=world.secretariat)
     assert result.done == [] and result.skipped == {} and result.complete
 
 
@@ -290,14 +291,14 @@ def test_approve_first_by_sub_delegation_then_by_secretariat(session, world):
     org = make_organization(session, gz, state=OrgState.SUBMITTED)
     other = make_organization(session, gz, state=OrgState.SUBMITTED)
 
-    organizations.approve(session, [org.id], actor=world.admins["GZ"])
+    ops.approve_organizations(session, [org.id], actor=world.admins["GZ"])
     assert state_of(session, Organization, org.id) == "first_approved"
     assert audit_entries(session, "organization", org.id)[-1].action == "organization.first_approved"
 
-    again = organizations.approve(session, [org.id], actor=world.admins["GZ"])
+    again = ops.approve_organizations(session, [org.id], actor=world.admins["GZ"])
     assert again.skipped == {org.id: "当前状态为「初审通过」，不能审核通过（初审）"}
 
-    organizations.approve(session, [org.id, other.id], actor=world.secretariat)
+    ops.approve_organizations(session, [org.id, other.id], actor=world.secretariat)
     assert state_of(session, Organization, org.id) == "approved"
     assert state_of(session, Organization, other.id) == "approved"  # the secretariat may skip the first review
     assert sorted(m.recipient for m in outbox(session, "organization_approved")) == sorted(
@@ -316,8 +317,8 @@ def test_auto_approval_on_submit(session, world, category, recognised, expected)
     returned = make_organization(session, world.subs["GZ"], category=category, uscc_recognised=recognised,
                                  state=OrgState.RETURNED, return_reason="补充材料")
 
-    organizations.submit(session, [draft.id], actor=world.admins["GZ"])
-    organizations.resubmit(session, [returned.id], actor=world.admins["GZ"])
+    ops.submit_organizations(session, [draft.id], actor=world.admins["GZ"])
+    ops.resubmit_organizations(session, [returned.id], actor=world.admins["GZ"])
 
     for org_id, action in ((draft.id, "organization.submitted"), (returned.id, "organization.resubmitted")):
         org = session.get(Organization, org_id)
@@ -329,7 +330,7 @@ def test_auto_approval_on_submit(session, world, category, recognised, expected)
 def test_return_for_edit_stores_the_reason_and_tells_the_registrant(session, world):
     org = make_organization(session, world.subs["GZ"], state=OrgState.FIRST_APPROVED)
 
-    organizations.return_for_edit(session, [org.id], actor=world.secretariat, reason="  营业执照不清晰 ")
+    ops.return_organizations_for_edit(session, [org.id], actor=world.secretariat, reason="  营业执照不清晰 ")
 
     org = session.get(Organization, org.id)
     assert org.state is OrgState.RETURNED and org.return_reason == "营业执照不清晰"
@@ -347,7 +348,7 @@ def test_reject_is_all_or_nothing(session, world):
     draft = make_organization(session, gz, state=OrgState.DRAFT)
     before = snapshot(session, Organization)
 
-    result = organizations.reject(session, [submitted.id, returned.id, draft.id], actor=world.admins["GZ"],
+    result = ops.reject_organizations(session, [submitted.id, returned.id, draft.id], actor=world.admins["GZ"],
                                   reason="非采购商")
 
     assert result.done == [] and not result.complete
@@ -356,7 +357,7 @@ def test_reject_is_all_or_nothing(session, world):
     assert snapshot(session, Organization) == before
     assert audit_count(session) == 0 and outbox(session) == []
 
-    result = organizations.reject(session, [submitted.id, returned.id], actor=world.admins["GZ"], reason="非采购商")
+    result = ops.reject_organizations(session, [submitted.id, returned.id], actor=world.admins["GZ"], reason="非采购商")
     assert result.done == [submitted.id, returned.id]
     for org_id in result.done:
         org = session.get(Organization, org_id)
@@ -367,7 +368,7 @@ def test_reject_is_all_or_nothing(session, world):
 def test_reject_is_all_or_nothing_also_for_rows_out_of_scope(session, world):
     mine = make_organization(session, world.subs["GZ"], state=OrgState.SUBMITTED)
     theirs = make_organization(session, world.subs["SZ"], state=OrgState.SUBMITTED)
-    result = organizations.reject(session, [mine.id, theirs.id], actor=world.admins["GZ"], reason="不符合")
+    result = ops.reject_organizations(session, [mine.id, theirs.id], actor=world.admins["GZ"], reason="不符合")
     assert result.skipped == {mine.id: ALL_OR_NOTHING_REASON, theirs.id: NOT_VISIBLE}
     assert state_of(session, Organization, mine.id) == "submitted"
 
@@ -394,7 +395,7 @@ def test_assign_delegation_moves_persons_and_orders_out_of_sight(session, world)
     assert count_visible(session, gz_admin, Person, person_ids) == 3
     assert count_visible(session, sz_admin, Person, person_ids) == 0
 
-    result = organizations.assign_delegation(session, [org.id], actor=gz_admin, sub_delegation_id=str(sz.id))
+    result = ops.assign_delegation(session, [org.id], actor=gz_admin, sub_delegation_id=str(sz.id))
     session.commit()
 
     assert result.done == [org.id]
@@ -410,7 +411,7 @@ def test_assign_delegation_moves_persons_and_orders_out_of_sight(session, world)
     assert entry.action == "organization.delegation_assigned"
     assert entry.sub_delegation_id == gz.id and entry.params == {"sub_delegation_id": sz.id}
 
-    again = organizations.assign_delegation(session, [org.id], actor=gz_admin, sub_delegation_id=gz.id)
+    again = ops.assign_delegation(session, [org.id], actor=gz_admin, sub_delegation_id=gz.id)
     assert again.skipped == {org.id: NOT_VISIBLE}  # it is no longer the GZ admin's to give back
 
 
@@ -428,7 +429,7 @@ def test_assign_delegation_refused_when_target_quotas_cannot_hold_the_persons(se
     make_person(session, leaving, state=PersonState.CANCELLED, label=Label.VIP)
     before = snapshot(session, Person)
 
-    result = organizations.assign_delegation(session, [big.id, small.id, leaving.id], actor=world.secretariat,
+    result = ops.assign_delegation(session, [big.id, small.id, leaving.id], actor=world.secretariat,
                                              sub_delegation_id=sz.id)
 
     assert result.done == [small.id, leaving.id]
@@ -454,7 +455,7 @@ def test_assign_delegation_refused_when_target_budget_cannot_hold_the_co_payment
     paying = make_organization(session, gz, state=OrgState.APPROVED)   # no co-payment: moves
     make_person(session, paying, state=PersonState.PENDING_PAYMENT, copay=CopayDecision.CANCELLED)
 
-    result = organizations.assign_delegation(session, [copaid.id, paying.id], actor=world.secretariat,
+    result = ops.assign_delegation(session, [copaid.id, paying.id], actor=world.secretariat,
                                              sub_delegation_id=sz.id)
 
     assert result.done == [paying.id]
@@ -472,7 +473,7 @@ def test_assign_delegation_moves_this_editions_quota_pre_allocation_only(session
     session.add_all([this_year, last_year])
     session.flush()
 
-    organizations.assign_delegation(session, [org.id], actor=world.secretariat, sub_delegation_id=sz.id)
+    ops.assign_delegation(session, [org.id], actor=world.secretariat, sub_delegation_id=sz.id)
 
     session.expire_all()
     assert (this_year.sub_delegation_id, last_year.sub_delegation_id) == (sz.id, gz.id)
@@ -483,19 +484,19 @@ def test_delete_hides_from_sub_delegation_and_only_the_secretariat_restores(sess
     person_ids = bulk_persons(session, org, 2, state=PersonState.PENDING_REVIEW)
     gz_admin = world.admins["GZ"]
 
-    organizations.delete(session, [org.id], actor=gz_admin)
+    ops.delete_organizations(session, [org.id], actor=gz_admin)
 
     assert session.get(Organization, org.id).deleted_at is not None
     assert state_of(session, Organization, org.id) == "approved"
     assert count_visible(session, gz_admin, Organization, [org.id]) == 0
     assert count_visible(session, gz_admin, Person, person_ids) == 0
     assert count_visible(session, world.secretariat, Person, person_ids) == 2
-    assert persons.cancel(session, person_ids, actor=gz_admin).skipped == {i: NOT_VISIBLE for i in person_ids}
+    assert ops.cancel_persons(session, person_ids, actor=gz_admin).skipped == {i: NOT_VISIBLE for i in person_ids}
     with pytest.raises(NotAllowed):
-        organizations.restore(session, [org.id], actor=gz_admin)
-    assert organizations.delete(session, [org.id], actor=world.secretariat).skipped == {org.id: "单位已删除"}
+        ops.restore_organizations(session, [org.id], actor=gz_admin)
+    assert ops.delete_organizations(session, [org.id], actor=world.secretariat).skipped == {org.id: "单位已删除"}
 
-    organizations.restore(session, [org.id], actor=world.secretariat)
+    ops.restore_organizations(session, [org.id], actor=world.secretariat)
 
     assert session.get(Organization, org.id).deleted_at is None
     assert count_visible(session, gz_admin, Organization, [org.id]) == 1
@@ -517,7 +518,7 @@ def test_set_label_within_sub_delegation_quota(session, world):
     make_person(session, org, state=PersonState.REVIEW_FAILED, label=Label.VIP)  # does not
     ids = bulk_persons(session, org, 4, state=PersonState.PENDING_CONFIRMATION)
 
-    result = persons.set_label(session, ids, actor=world.admins["GZ"], label="vip")
+    result = ops.set_label(session, ids, actor=world.admins["GZ"], label="vip")
 
     assert result.done == ids[:2]
     assert result.skipped == {ids[2]: "交易分团VIP额度已用完（3/3）", ids[3]: "交易分团VIP额度已用完（3/3）"}
@@ -532,19 +533,19 @@ def test_set_label_within_organisation_quota(session, world):
     ids = bulk_persons(session, org, 2, state=PersonState.SAVED)
     other_id = make_person(session, other, state=PersonState.SAVED).id
 
-    result = persons.set_label(session, ids + [other_id], actor=world.secretariat, label="staff")
+    result = ops.set_label(session, ids + [other_id], actor=world.secretariat, label="staff")
 
     assert result.done == [ids[0], other_id]
     assert result.skipped == {ids[1]: "单位工作人员额度已用完（1/1）"}
     # Back to professional frees the slot; the label is set again within the quota.
-    persons.set_label(session, [ids[0]], actor=world.secretariat, label="professional")
-    assert persons.set_label(session, [ids[1]], actor=world.secretariat, label="staff").done == [ids[1]]
+    ops.set_label(session, [ids[0]], actor=world.secretariat, label="professional")
+    assert ops.set_label(session, [ids[1]], actor=world.secretariat, label="staff").done == [ids[1]]
 
 
 def test_set_label_keeps_reuse_persons_card(session, world):
     org = make_organization(session, world.subs["GZ"], state=OrgState.APPROVED)
     reuse = make_person(session, org, state=PersonState.PENDING_LOCK, label=Label.STAFF, is_reuse=True)
-    result = persons.set_label(session, [reuse.id], actor=world.secretariat, label="staff")
+    result = ops.set_label(session, [reuse.id], actor=world.secretariat, label="staff")
     assert result.done == [reuse.id]  # the same label is no change of the card
 
 
@@ -563,7 +564,7 @@ def test_confirm_copay_consumes_budget_and_refuses_past_it(session, world):
     third = make_person(session, org, state=PersonState.PENDING_CONFIRMATION)
     ids = [first.id, reuse.id, vip.id, second.id, third.id]
 
-    result = persons.confirm_copay(session, ids, actor=world.admins["GZ"])
+    result = ops.confirm_copay(session, ids, actor=world.admins["GZ"])
 
     assert result.done == [first.id, reuse.id, vip.id, second.id]
     assert result.skipped == {third.id: "统付额度不足（已用 500.00 / 500.00 元，本人证件费 200.00 元）"}
@@ -579,11 +580,11 @@ def test_confirm_copay_consumes_budget_and_refuses_past_it(session, world):
 
     # Decided once: neither a second confirmation nor a cancellation changes anything.
     before = snapshot(session, Person, ids)
-    assert persons.confirm_copay(session, [first.id], actor=world.secretariat).skipped == {
+    assert ops.confirm_copay(session, [first.id], actor=world.secretariat).skipped == {
         first.id: "当前状态为「待审核」，不能确认代付"}
-    assert persons.cancel_copay(session, [reuse.id], actor=world.secretariat).skipped == {
+    assert ops.cancel_copay(session, [reuse.id], actor=world.secretariat).skipped == {
         reuse.id: "统付已确认或已取消，选择后不可更改"}
-    assert persons.confirm_copay(session, [reuse.id], actor=world.secretariat).skipped == {
+    assert ops.confirm_copay(session, [reuse.id], actor=world.secretariat).skipped == {
         reuse.id: "统付已确认或已取消，选择后不可更改"}
     assert snapshot(session, Person, ids) == before
     assert len(audit_entries(session, action="person.copay_confirmed")) == 4
@@ -596,7 +597,7 @@ def test_cancel_copay_professional_pays_free_labels_go_to_review(session, world)
     staff = make_person(session, org, state=PersonState.PENDING_CONFIRMATION, label=Label.STAFF)
     locked = make_person(session, org, state=PersonState.PENDING_LOCK, is_reuse=True)
 
-    result = persons.cancel_copay(session, [professional.id, vip.id, staff.id, locked.id], actor=world.admins["GZ"])
+    result = ops.cancel_copay(session, [professional.id, vip.id, staff.id, locked.id], actor=world.admins["GZ"])
 
     assert len(result.done) == 4
     states = {i: getattr(p["state"], "value", p["state"]) for i, p in snapshot(session, Person).items()}
@@ -616,7 +617,7 @@ def test_lock_submit(session, world):
     paying = make_person(session, org, state=PersonState.PENDING_LOCK, is_reuse=True)
     saved = make_person(session, org, state=PersonState.SAVED)
 
-    result = persons.lock_submit(session, [free.id, copaid.id, paying.id, saved.id], actor=world.admins["GZ"])
+    result = ops.lock_submit(session, [free.id, copaid.id, paying.id, saved.id], actor=world.admins["GZ"])
 
     assert result.done == [free.id, copaid.id, paying.id]
     assert result.skipped == {saved.id: "当前状态为「已保存」，不能锁定提交"}
@@ -628,10 +629,10 @@ def test_lock_submit(session, world):
 def test_payment_received_by_finance(session, world):
     org = make_organization(session, world.subs["GZ"], state=OrgState.APPROVED)
     person = make_person(session, org, state=PersonState.PENDING_PAYMENT)
-    assert persons.payment_received(session, [person.id], actor=world.finance).done == [person.id]
+    assert ops.mark_paid(session, [person.id], actor=world.finance).done == [person.id]
     assert state_of(session, Person, person.id) == "pending_review"
     with pytest.raises(NotAllowed):
-        persons.payment_received(session, [person.id], actor=world.admins["GZ"])
+        ops.mark_paid(session, [person.id], actor=world.admins["GZ"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -646,11 +647,11 @@ def test_upgrade_label_never_down_and_not_to_vip_for_reuse(session, world):
     reuse = make_person(session, org, state=PersonState.PENDING_REVIEW, is_reuse=True)
     admin = world.admins["GZ"]
 
-    to_staff = persons.upgrade_label(session, [professional.id, staff.id, vip.id, reuse.id], actor=admin,
+    to_staff = ops.upgrade_label(session, [professional.id, staff.id, vip.id, reuse.id], actor=admin,
                                      label="staff")
     assert to_staff.done == [professional.id, reuse.id]
     assert set(to_staff.skipped) == {staff.id, vip.id}
-    to_vip = persons.upgrade_label(session, [professional.id, staff.id, vip.id, reuse.id], actor=admin, label="vip")
+    to_vip = ops.upgrade_label(session, [professional.id, staff.id, vip.id, reuse.id], actor=admin, label="vip")
     assert to_vip.done == [professional.id, staff.id]
     assert to_vip.skipped == {vip.id: "只能升级：专业观众→工作人员/VIP，工作人员→VIP",
                               reuse.id: "证件复用人员不能升级为VIP"}
@@ -670,7 +671,7 @@ def test_upgrade_label_invalidates_the_badge(session, world, state, expected):
     badge = "E8-42" if state in (PersonState.BADGE_PRODUCED, PersonState.BADGE_ISSUED) else None
     person = make_person(session, org, state=state, badge_number=badge)
 
-    persons.upgrade_label(session, [person.id], actor=world.secretariat, label="staff")
+    ops.upgrade_label(session, [person.id], actor=world.secretariat, label="staff")
 
     person = session.get(Person, person.id)
     assert (person.state.value, person.label, person.badge_number) == (expected, Label.STAFF, None)
@@ -684,7 +685,7 @@ def test_upgrade_label_checks_quotas(session, world):
     gz.vip_quota = 1
     org = make_organization(session, gz, state=OrgState.APPROVED)
     ids = bulk_persons(session, org, 2, state=PersonState.APPROVED, label=Label.STAFF)
-    result = persons.upgrade_label(session, ids, actor=world.secretariat, label="vip")
+    result = ops.upgrade_label(session, ids, actor=world.secretariat, label="vip")
     assert result.done == ids[:1] and result.skipped == {ids[1]: "交易分团VIP额度已用完（1/1）"}
 
 
@@ -693,27 +694,27 @@ def test_badges_and_background_review(session, world):
     passing, failing = bulk_persons(session, org, 2, state=PersonState.PENDING_REVIEW)
     sec = world.secretariat
 
-    persons.review_fail(session, [failing], actor=sec, reason="公安背审未通过")
-    persons.review_pass(session, [passing], actor=sec)
-    persons.badge_produced(session, [passing], actor=sec)
+    ops.fail_review(session, [failing], actor=sec, reason="公安背审未通过")
+    ops.pass_review(session, [passing], actor=sec)
+    ops.produce_badges(session, [passing], actor=sec)
     produced = session.get(Person, passing)
     assert produced.state is PersonState.BADGE_PRODUCED
     assert produced.badge_number == f"E{produced.edition_id}-{produced.id}"
-    persons.badge_issued(session, [passing], actor=sec)
+    ops.issue_badges(session, [passing], actor=sec)
 
     assert state_of(session, Person, passing) == "badge_issued"
     failed = session.get(Person, failing)
     assert (failed.state, failed.review_note) == (PersonState.REVIEW_FAILED, "公安背审未通过")
     [message] = outbox(session, "person_review_failed")
     assert message.recipient == failed.mobile
-    assert persons.cancel(session, [passing], actor=sec).skipped == {passing: "当前状态为「证件已发放」，不能注销"}
+    assert ops.cancel_persons(session, [passing], actor=sec).skipped == {passing: "当前状态为「证件已发放」，不能注销"}
 
 
 def test_cancel_with_and_without_reason(session, world):
     org = make_organization(session, world.subs["GZ"], state=OrgState.APPROVED)
     with_reason, without = bulk_persons(session, org, 2, state=PersonState.APPROVED, review_note="原意见")
-    persons.cancel(session, [with_reason], actor=world.admins["GZ"], reason="本人申请注销")
-    persons.cancel(session, [without], actor=world.admins["GZ"])
+    ops.cancel_persons(session, [with_reason], actor=world.admins["GZ"], reason="本人申请注销")
+    ops.cancel_persons(session, [without], actor=world.admins["GZ"])
     rows = snapshot(session, Person)
     assert rows[with_reason]["review_note"] == "本人申请注销"
     assert rows[without]["review_note"] == "原意见"
@@ -733,7 +734,7 @@ def test_target_all_matching_select(session, world):
     foreign = bulk_persons(session, theirs, 3, state=PersonState.PENDING_CONFIRMATION)
 
     all_matching = select(Person.id).where(Person.state == PersonState.PENDING_CONFIRMATION.value)
-    result = persons.confirm_copay(session, all_matching, actor=world.admins["GZ"])
+    result = ops.confirm_copay(session, all_matching, actor=world.admins["GZ"])
 
     # The GZ admin's "all matching" is limited to GZ's rows, without a report about the others.
     assert result.done == waiting and result.skipped == {}
@@ -742,6 +743,6 @@ def test_target_all_matching_select(session, world):
     assert {states[i] for i in saved} == {"saved"}
     assert {states[i] for i in foreign} == {"pending_confirmation"}
 
-    everything = persons.submit(session, select(Person.id), actor=world.secretariat)
+    everything = ops.submit_persons(session, select(Person.id), actor=world.secretariat)
     assert everything.done == saved
     assert set(everything.skipped) == set(waiting + foreign)

@@ -28,8 +28,9 @@ from factories import bulk_persons, make_organization, make_user, make_world
 from models import (AuditEntry, CopayDecision, Label, OrgCategory, Organization, OrgState, Person, PersonState, Role,
                     SubDelegation, User, visible)
 from models.errors import InvalidParameter, NotAllowed
-from models.workflow import WORKFLOWS, run
-from models.workflow.engine import NOT_VISIBLE
+from models.engine import run
+from models.workflows import WORKFLOWS
+from models.engine import NOT_VISIBLE
 
 ORG, PERSON = WORKFLOWS["organization"], WORKFLOWS["person"]
 FEE, REUSE_FEE = Decimal("200"), Decimal("100")

@@ -12,7 +12,7 @@ from views.registry import register_views
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
 
-def init_admin(app: Flask, csp_nonce_generator=None) -> Admin:
+def init_admin(app: Flask, db, csp_nonce_generator=None) -> Admin:
     """Create the Admin with the dashboard as its index and register every model view."""
     import jinja2
 
@@ -21,7 +21,7 @@ def init_admin(app: Flask, csp_nonce_generator=None) -> Admin:
     admin = Admin(app, name=tr(("交易团管理后台", "Delegation Desk")),
                   theme=Bootstrap4Theme(swatch=app.config["FLASK_ADMIN_SWATCH"], fluid=True,
                                         base_template="admin/dd_master.html"),
-                  index_view=DashboardView(name=tr(("首页", "Home")), url="/admin"),
+                  index_view=DashboardView(db, name=tr(("首页", "Home")), url="/admin"),
                   csp_nonce_generator=csp_nonce_generator)
-    register_views(admin)
+    register_views(admin, db)
     return admin

@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from wtforms.validators import StopValidation, ValidationError
 
-from admin_app.extensions import db
 from models import AuditEntry, DomainError, Role, User, visible
 from models.base import LabeledEnum
 from models.columns import type_range, value_range
@@ -209,6 +208,11 @@ class ScopedModelView(ModelView):
     def can_delete(self) -> bool:
         return False  # nothing is hard-deleted from the back office; organisations have a soft delete
 
+    @property
+    def db_session(self):
+        """The view's own SQLAlchemy session (registered with Flask-SQLAlchemy's `db`, whose .session it is)."""
+        return getattr(self.session, "session", self.session)
+
     # --- scope ----------------------------------------------------------------------------------
     def scoped_query(self):
         """The model's rows in the current user's scope, without list-only loading options."""
@@ -244,7 +248,7 @@ class ScopedModelView(ModelView):
             if rel.direction.name == "MANYTOONE" and rel.key not in ajax:
                 remote = rel.mapper.class_
                 args.setdefault(rel.key, {})["query_factory"] = (
-                    lambda remote=remote: db.session.query(remote).filter(visible(current_user, remote)))
+                    lambda remote=remote: self.db_session.query(remote).filter(visible(current_user, remote)))
         for column in model.__table__.columns:
             validators = column_validators(column)
             if validators:
@@ -287,7 +291,7 @@ class ScopedModelView(ModelView):
         if isinstance(exc, SQLAlchemyError):
             # A sentence for the person; the driver's text (table, values, SQL) goes to the log only.
             log.warning("database refused a change in %s: %s", self.endpoint, exc)
-            db.session.rollback()  # the language comes from the signed-in user, whom the failed session holds
+            self.db_session.rollback()  # the language comes from the signed-in user, whom the failed session holds
             flash(database_error_message(exc, lang()), "error")
             return True
         return super().handle_view_exception(exc)
@@ -498,7 +502,7 @@ class ScopedModelView(ModelView):
         object_type = getattr(self, "object_type", None)
         if not object_type:
             return []
-        return list(db.session.scalars(select(AuditEntry).where(
+        return list(self.db_session.scalars(select(AuditEntry).where(
             AuditEntry.object_type == object_type, AuditEntry.object_id == obj.id
         ).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(500)))
 

@@ -8,7 +8,6 @@ from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from admin_app.extensions import db
 from models import Organization, OrgState, Person, PersonState, SubDelegation, visible
 from views.i18n import enum_label, pick
 
@@ -21,9 +20,9 @@ PERSON_COLOURS = {"saved": "#bdc3c7", "pending_lock": "#95a5a6", "pending_confir
 REGISTERED = {s.value for s in OrgState} - {"draft", "rejected"}
 
 
-def counts_by_state(model, actor) -> dict[int, dict[str, int]]:
+def counts_by_state(session, model, actor) -> dict[int, dict[str, int]]:
     """{sub-delegation id: {state: rows}} for the rows the actor may see."""
-    rows = db.session.execute(select(model.sub_delegation_id, model.state, func.count())
+    rows = session.execute(select(model.sub_delegation_id, model.state, func.count())
                               .where(visible(actor, model)).group_by(model.sub_delegation_id, model.state))
     out: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for sub_id, state, n in rows:
@@ -31,11 +30,11 @@ def counts_by_state(model, actor) -> dict[int, dict[str, int]]:
     return out
 
 
-def dashboard_rows(actor) -> tuple[list[dict], dict]:
+def dashboard_rows(session, actor) -> tuple[list[dict], dict]:
     """One row per visible sub-delegation plus the totals."""
-    subs = db.session.scalars(select(SubDelegation).where(visible(actor, SubDelegation))
+    subs = session.scalars(select(SubDelegation).where(visible(actor, SubDelegation))
                               .order_by(SubDelegation.seq, SubDelegation.id)).all()
-    orgs, persons = counts_by_state(Organization, actor), counts_by_state(Person, actor)
+    orgs, persons = counts_by_state(session, Organization, actor), counts_by_state(session, Person, actor)
     rows = []
     for sub in subs:
         org_states, person_states = orgs.get(sub.id, {}), persons.get(sub.id, {})
@@ -61,6 +60,10 @@ def dashboard_rows(actor) -> tuple[list[dict], dict]:
 class DashboardView(AdminIndexView):
     """The back office's home page; like every page it requires login."""
 
+    def __init__(self, db, **kwargs):
+        super().__init__(**kwargs)
+        self.db = db
+
     def is_accessible(self) -> bool:
         return current_user.is_authenticated
 
@@ -69,7 +72,7 @@ class DashboardView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        rows, totals = dashboard_rows(current_user)
+        rows, totals = dashboard_rows(self.db.session, current_user)
         org_legend = [(s.value, enum_label(s), ORG_COLOURS[s.value]) for s in OrgState]
         person_legend = [(s.value, enum_label(s), PERSON_COLOURS[s.value]) for s in PersonState]
         return self.render("admin/dd_index.html", rows=rows, totals=totals, org_legend=org_legend,

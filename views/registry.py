@@ -8,15 +8,14 @@ from sqlalchemy.orm import joinedload, selectinload, undefer
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
-from admin_app.extensions import db
 from models import (AuditEntry, Delegation, DealIntention, ExpoEdition, Invoice, Order, OrderLine, OrgAddress,
                     Organization, OutboxMessage, Payment, Person, QuotaAllocation, Refund, Role, SubDelegation, User)
 from models.enums import OrgCategory
 from models.errors import InvalidParameter
-from models.operations import create_user, set_password
-from models.quotas import organization_usage, sub_delegation_usage
+from models.delegation.operations import create_user, set_password
+from models.registration.quotas import organization_usage, sub_delegation_usage
 from models.validation import validate_id_document, validate_mobile, validate_uscc
-from models.workflow import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
+from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
 from views.i18n import tr
 from views.transitions import WorkflowActionsMixin
@@ -84,7 +83,7 @@ class OrganizationView(WorkflowActionsMixin, ScopedModelView):
         super().on_model_change(form, model, is_created)
 
     def details_extra(self, obj):
-        return {"usage": organization_usage(db.session, [obj.id]).get(obj.id)}
+        return {"usage": organization_usage(self.db_session, [obj.id]).get(obj.id)}
 
 
 class PersonView(FollowsOrganization, WorkflowActionsMixin, ScopedModelView):
@@ -145,7 +144,7 @@ class SubDelegationView(ScopedModelView):
                 undefer(SubDelegation.copay_used))
 
     def details_extra(self, obj):
-        return {"usage": sub_delegation_usage(db.session, [obj.id]).get(obj.id)}
+        return {"usage": sub_delegation_usage(self.db_session, [obj.id]).get(obj.id)}
 
 
 class UserView(ScopedModelView):
@@ -167,15 +166,15 @@ class UserView(ScopedModelView):
 
     def create_model(self, form):
         try:
-            user = create_user(db.session, form.username.data, form.new_password.data or "", form.role.data,
+            user = create_user(self.db_session, form.username.data, form.new_password.data or "", form.role.data,
                                sub_delegation_codes=[s.code for s in form.sub_delegations.data],
                                display_name=form.display_name.data or "", actor=current_user)
             user.locale = form.locale.data or None
             user.active = bool(form.active.data)
-            db.session.commit()
+            self.db_session.commit()
             return user
         except Exception as exc:
-            db.session.rollback()
+            self.db_session.rollback()
             if not self.handle_view_exception(exc):
                 raise
             return False
@@ -254,7 +253,7 @@ VIEW_SPECS = [
 ]
 
 
-def register_views(admin) -> None:
-    """Add every view of the registry to the Admin."""
+def register_views(admin, db) -> None:
+    """Add every view of the registry to the Admin; `db` is the app's Flask-SQLAlchemy extension."""
     for model, view_class, category in VIEW_SPECS:
         admin.add_view(view_class(model, db, category=category))

@@ -12,13 +12,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
-from wtforms import SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
-from admin_app.extensions import db
 from models import DomainError, SubDelegation
 from models.ids import id_in, parse_ids
-from models.workflow import Workflow, run
+from models.engine import Workflow, run
 from reports.xlsx import write_table
 from views.i18n import enum_label, pick, tr
 
@@ -43,24 +40,14 @@ class TransitionButton(BaseListRowAction):
                       f'{escape(pick(self.transition.label))}</a>')
 
 
-def param_form(transition):
-    """A WTForms form for the transition's parameters."""
+def param_form(transition, session):
+    """A WTForms form for the transition's parameters: each parameter's kind makes its field."""
 
     class ParamForm(FlaskForm):
         pass
 
     for p in transition.params:
-        validators = [DataRequired(message=f"请填写「{p.label[0]}」")] if p.required else [Optional()]
-        if p.kind == "text":
-            field = TextAreaField(tr(p.label), validators=validators + [Length(max=p.max_length)])
-        elif p.kind == "sub_delegation":
-            # Every sub-delegation's name may be a target; only the name and code are shown.
-            choices = [("", "")] + [(str(i), f"{n}（{c}）") for i, n, c in db.session.execute(
-                select(SubDelegation.id, SubDelegation.name, SubDelegation.code).order_by(SubDelegation.seq))]
-            field = SelectField(tr(p.label), choices=choices, validators=validators)
-        else:
-            field = SelectField(tr(p.label), choices=[("", "")] + list(p.choices), validators=validators)
-        setattr(ParamForm, p.name, field)
+        setattr(ParamForm, p.name, p.form_field(tr(p.label), session))
     return ParamForm
 
 
@@ -106,7 +93,7 @@ class WorkflowActionsMixin:
         if view_args.filters and self._filters:
             query, _, joins, _ = self._apply_filters(query, None, joins, {}, view_args.filters)
         ids = query.with_entities(self.model.id).statement
-        count = db.session.scalar(select(func.count()).select_from(ids.subquery()))
+        count = self.db_session.scalar(select(func.count()).select_from(ids.subquery()))
         return ids, count
 
     @expose("/transition/<action_name>/", methods=("GET", "POST"))
@@ -125,17 +112,17 @@ class WorkflowActionsMixin:
         else:
             target = parse_ids(request.values.get("ids", "").split(","))
             count = len(target)
-        form = param_form(transition)()
+        form = param_form(transition, self.db_session)()
         if request.method == "POST" and count and form.validate_on_submit():
             params = {p.name: form[p.name].data for p in transition.params}
             try:
-                result = run(db.session, self.workflow, name, target, actor=current_user, params=params)
-                db.session.commit()
+                result = run(self.db_session, self.workflow, name, target, actor=current_user, params=params)
+                self.db_session.commit()
             except DomainError as exc:
-                db.session.rollback()
+                self.db_session.rollback()
                 flash(str(exc), "error")
             except Exception:
-                db.session.rollback()
+                self.db_session.rollback()
                 raise
             else:
                 return self._render_result(name, label, result, return_url)
@@ -151,7 +138,7 @@ class WorkflowActionsMixin:
     def _names(self, ids):
         if not ids:
             return {}
-        rows = db.session.execute(select(self.model.id, self.model.name).where(
+        rows = self.db_session.execute(select(self.model.id, self.model.name).where(
             id_in(self.model.id, ids), self._visible_predicate()))
         return dict(rows.all())
 

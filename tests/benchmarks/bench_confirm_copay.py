@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_confirm_copay.py [--rows 50000] [--db sqlite|postgresql|both] [--show-sql]
 
 For 1,000 rows and for --rows rows it bulk-inserts that many persons pending confirmation (budget large
-enough for all), runs models.operations.persons.confirm_copay on all of them, commits, and prints the
+enough for all), runs models.operations.ops.confirm_copay on all of them, commits, and prints the
 elapsed time and the number of SQL statements the operation executed (counted with a
 before_cursor_execute listener). The set-based engine needs the same handful of statements whatever
 the row count. Not collected by pytest (the file name does not match test_*.py).
@@ -30,7 +30,7 @@ import models  # noqa: E402
 from factories import (bulk_persons, create_scratch_database, drop_scratch_database, make_engine,  # noqa: E402
                        make_organization, make_world, truncate_all)
 from models import AuditEntry, CopayDecision, OrgState, Person, PersonState, User  # noqa: E402
-from models.operations import persons  # noqa: E402
+from models.registration import operations as ops
 
 CHUNK = 10_000
 
@@ -59,7 +59,7 @@ def measure(engine, rows: int, show_sql: bool = False) -> dict:
         event.listen(engine, "before_cursor_execute", count)
         started = time.perf_counter()
         try:
-            result = persons.confirm_copay(session, ids, actor=admin)
+            result = ops.confirm_copay(session, ids, actor=admin)
             session.commit()
         finally:
             elapsed = time.perf_counter() - started

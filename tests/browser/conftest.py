@@ -65,7 +65,7 @@ def live_server(tmp_path_factory):
     from admin_app.extensions import db
     from admin_app.seed import seed_demo
     from models import Base
-    from models.operations import create_user
+    from models.delegation.operations import create_user
 
     folder = tmp_path_factory.mktemp("browser")
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'browser.sqlite'}",

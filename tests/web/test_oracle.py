@@ -19,7 +19,7 @@ from sqlalchemy import select
 from factories import bulk_persons, make_organization, make_person
 from models import (Channel, ExpoEdition, Label, Organization, OrgAddress, OrgState, OutboxMessage, Person,
                     PersonState, QuotaAllocation, SubDelegation, User)
-from models.operations import organizations
+from models.registration import operations as ops
 from support import list_count
 
 ID_NUMBER = "11010519491231002X"
@@ -162,10 +162,10 @@ def test_assign_refusal_hides_the_target_figures_from_a_sub_delegation_admin(wor
     moving = make_organization(session, gz, state=OrgState.APPROVED)
     make_person(session, moving, state=PersonState.PENDING_REVIEW, label=Label.VIP)
     session.flush()
-    admin = organizations.assign_delegation(session, [moving.id], actor=world.admins["GZ"], sub_delegation_id=sz.id)
+    admin = ops.assign_delegation(session, [moving.id], actor=world.admins["GZ"], sub_delegation_id=sz.id)
     reason = admin.skipped[moving.id]
     assert "目标分团VIP额度不足" in reason and "47" not in reason and "已用" not in reason
-    secretariat = organizations.assign_delegation(session, [moving.id], actor=world.secretariat,
+    secretariat = ops.assign_delegation(session, [moving.id], actor=world.secretariat,
                                                   sub_delegation_id=sz.id)
     assert "已用 47/47" in secretariat.skipped[moving.id]
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from admin_app import create_app
 from factories import PASSWORD, make_sub_delegation
 from models import Role, SubDelegation, User
-from models.operations import set_password
+from models.delegation.operations import set_password
 from support import app_config
 
 REDIRECT_BYPASSES = [
@@ -169,7 +169,7 @@ def test_scripts_carry_the_response_nonce(app, world, session, rows, client_for)
 ])
 def test_weak_passwords_are_refused(session, world, password, reason):
     from models.errors import InvalidParameter
-    from models.operations import create_user
+    from models.delegation.operations import create_user
     with pytest.raises(InvalidParameter, match=reason):
         create_user(session, "newuser_77", password, Role.FINANCE)
     with pytest.raises(InvalidParameter, match=reason.replace("newuser_77", "")):
@@ -208,7 +208,7 @@ def test_x_forwarded_for_is_ignored_unless_proxies_are_trusted(database_url, eng
 
 def test_unknown_usernames_take_as_long_as_wrong_passwords(session, world):
     """Both answers spend one real scrypt verification (about 0.1 s): timing does not tell usernames apart."""
-    from models.operations import authenticate
+    from models.delegation.operations import authenticate
     user = session.get(User, world.viewer.id)
     set_password(user, "timing-Check-pass-1")  # a real scrypt hash, like production
     session.flush()

@@ -7,10 +7,10 @@ from models.delegation import SubDelegation
 from models.enums import Channel, OrgCategory, OrgState, Role
 from models.finance import Order
 from models.ids import id_in
-from models.quotas import allocate_moved_labels
-from models.records import DealIntention
+from models.registration.quotas import allocate_moved_labels
+from models.registration import DealIntention
 from models.registration import Organization, Person, QuotaAllocation
-from models.workflow.engine import ALL_OR_NOTHING, Guard, Notify, Param, Transition, Workflow
+from models.engine import ALL_OR_NOTHING, Guard, Notify, Param, Transition, Workflow
 
 S = OrgState
 ADMINS = frozenset({Role.SECRETARIAT, Role.SUB_DELEGATION_ADMIN})

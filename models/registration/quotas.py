@@ -17,7 +17,7 @@ from models.enums import CopayDecision, Label, PersonState
 from models.ids import id_in
 from models.registration import Organization, Person
 from models.scope import sees_everything
-from models.allocation import Allocation
+from models.engine import Allocation
 
 # Persons in these states no longer hold a VIP/staff badge slot.
 RELEASED_STATES = (PersonState.CANCELLED.value, PersonState.REVIEW_FAILED.value)

@@ -1,42 +1,13 @@
-"""One function per verb: `organizations.return_for_edit(session, ids, actor=user, reason="...")`.
-
-The verbs are the workflow tables' transition names, so a transition added to a table is a new
-operation here with no other code. Every verb flushes and never commits.
-"""
+"""Verbs on users: create, set a password, authenticate. They flush and never commit."""
 from __future__ import annotations
-
-from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.delegation import SubDelegation, User
+from models.delegation.tables import SubDelegation, User
 from models.enums import Role
 from models.errors import InvalidParameter
 from models.passwords import check_strength, hash_password, normalise_username, verify
-from models.workflow import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW, Result, Workflow, run
-
-
-class Verbs:
-    """Attribute access to a workflow's transitions as functions (session, ids, *, actor, **params)."""
-
-    def __init__(self, workflow: Workflow):
-        self.workflow = workflow
-
-    def __getattr__(self, name: str):
-        if name.startswith("_") or name not in self.workflow.names():
-            raise AttributeError(name)
-        return partial(self._run, name)
-
-    def __dir__(self):
-        return self.workflow.names()
-
-    def _run(self, name: str, session: Session, target, *, actor: User, **params) -> Result:
-        return run(session, self.workflow, name, target, actor=actor, params=params)
-
-
-organizations = Verbs(ORGANIZATION_WORKFLOW)
-persons = Verbs(PERSON_WORKFLOW)
 
 
 def create_user(session: Session, username: str, password: str, role: Role | str, *,

@@ -10,45 +10,68 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, Select, String, case, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.allocation import Allocation  # noqa: F401  (re-exported for allocation steps)
 from models.base import JsonType, LabeledEnum, utcnow
 from models.delegation import User
 from models.enums import Channel, Role
 from models.errors import DomainError, InvalidParameter, NotAllowed
 from models.ids import id_in
-from models.records import AuditEntry, OutboxMessage
-from models.scope import visible
+from models.audit import AuditEntry, OutboxMessage
+from models.params import Param, clean_params
+from models.scope import sub_delegation_expression, visible
 
 NOT_VISIBLE = "不存在或不在您的权限范围内"
 SUPERSEDED = "已被他人处理，请刷新后重试"
+WHOLE_BATCH = "同批次中有不能执行的记录，本批次全部未执行"
 PER_ROW = "per_row"
 ALL_OR_NOTHING = "all_or_nothing"
 
 
-@dataclass(frozen=True)
-class Param:
-    """A parameter an action asks for: free text, or one of a set of choices."""
+@dataclass
+class Allocation:
+    """What an allocation step (quotas, budgets) decided: rows granted, rows refused with a reason."""
 
-    name: str
-    label: tuple[str, str]
-    kind: str = "text"  # text | choice | sub_delegation
-    required: bool = True
-    choices: tuple[tuple[str, str], ...] = ()
-    max_length: int = 500
+    granted: list[int]
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+class Refusal(str):
+    """Why a row was not changed: the readable Chinese message, with a short code and the field it concerns.
+
+    It is the message itself (a str), so it prints and compares as one; importers group by `code`.
+    Codes: not_visible, state, guard, unchanged, quota, batch, superseded.
+    """
+
+    def __new__(cls, message: str, code: str = "guard", field: str | None = None):
+        refusal = str.__new__(cls, message)
+        refusal.code, refusal.field = code, field
+        return refusal
+
+    def __reduce__(self):
+        return (Refusal, (str(self), self.code, self.field))
 
 
 @dataclass(frozen=True)
 class Guard:
-    """A rule every row must pass; `predicate(model, params, actor)` is true for rows that may go on."""
+    """A rule every row must pass; `predicate(model, params, actor)` is true for rows that may go on.
 
-    reason: str
+    `reason` is the message, or a function of the parameters giving it (「已是VIP」). A guard with code
+    "unchanged" says the row is already as the transition would leave it: skipped, no audit entry.
+    """
+
+    reason: str | Callable[[dict], str]
     predicate: Callable[..., ColumnElement[bool]]
+    code: str = "guard"
+
+    def refusal(self, params: dict) -> Refusal:
+        message = self.reason(params) if callable(self.reason) else self.reason
+        return Refusal(message, self.code)
 
 
 @dataclass(frozen=True)
@@ -104,30 +127,7 @@ class Transition:
 
     def clean_params(self, raw: dict | None) -> dict:
         """Validated parameters; raises InvalidParameter with the field's Chinese label."""
-        raw = dict(raw or {})
-        clean = {}
-        for p in self.params:
-            value = raw.get(p.name)
-            value = value.strip() if isinstance(value, str) else value
-            if value in (None, ""):
-                if p.required:
-                    raise InvalidParameter(f"请填写「{p.label[0]}」", field=p.name)
-                clean[p.name] = None
-                continue
-            if p.kind == "choice" and str(value) not in {c for c, _ in p.choices}:
-                raise InvalidParameter(f"「{p.label[0]}」的取值无效：{value}", field=p.name)
-            if p.kind == "sub_delegation":
-                try:
-                    value = int(value)
-                except (TypeError, ValueError):
-                    raise InvalidParameter(f"「{p.label[0]}」的取值无效：{value}", field=p.name) from None
-            if isinstance(value, str) and len(value) > p.max_length:
-                raise InvalidParameter(f"「{p.label[0]}」不能超过 {p.max_length} 个字", field=p.name)
-            clean[p.name] = value
-        unknown = set(raw) - {p.name for p in self.params}
-        if unknown:
-            raise InvalidParameter(f"未知参数：{', '.join(sorted(unknown))}")
-        return clean
+        return clean_params(self.params, raw)
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,16 @@ class Workflow:
     object_type: str
     states: type[LabeledEnum]
     transitions: tuple[Transition, ...]
+    # The row's sub-delegation as SQL (written to the audit log and the outbox); default: the model's own
+    # column, or its parent's for rows scoped through a parent (invoices through their order).
+    sub_delegation: Callable[[type], ColumnElement] | None = None
+    name_column: str = "name"  # what names a row in reports and result pages (orders: "number")
+
+    def sub_delegation_of(self, model) -> ColumnElement:
+        return self.sub_delegation(model) if self.sub_delegation else sub_delegation_expression(model)
+
+    def name_of(self, model) -> ColumnElement:
+        return getattr(model, self.name_column)
 
     def names(self) -> list[str]:
         """Transition names in declaration order, each once."""
@@ -170,7 +180,7 @@ class Result:
 
     transition: Transition
     done: list[int] = field(default_factory=list)
-    skipped: dict[int, str] = field(default_factory=dict)
+    skipped: dict[int, Refusal] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -185,8 +195,11 @@ def _state_label(states: type[LabeledEnum], value) -> str:
 
 
 def run(session: Session, workflow: Workflow, name: str, target: Iterable[int] | Select, *, actor: User,
-        params: dict | None = None) -> Result:
-    """Fire transition `name` on the target rows (ids, or a SELECT of ids) as `actor`; flush, never commit."""
+        params: dict | None = None, now: datetime | None = None) -> Result:
+    """Fire transition `name` on the target rows (ids, or a SELECT of ids) as `actor`; flush, never commit.
+
+    `now` is the time written to the rows and the audit log (importers and the demo history back-date it).
+    """
     transition = workflow.for_role(name, actor.role)
     if transition is None or not actor.active:
         raise NotAllowed(f"您的角色（{actor.role.zh}）无权执行「{workflow.label(name)[0]}」")
@@ -200,10 +213,10 @@ def run(session: Session, workflow: Workflow, name: str, target: Iterable[int] |
     rows = _load_rows(session, workflow, transition, target, actor, params)
     if requested is not None:
         for missing in sorted(set(requested) - {r.id for r in rows}):
-            result.skipped[missing] = NOT_VISIBLE
+            result.skipped[missing] = Refusal(NOT_VISIBLE, "not_visible")
     eligible = []
     for row in rows:
-        reason = _refusal(workflow, transition, row)
+        reason = _refusal(workflow, transition, row, params)
         if reason:
             result.skipped[row.id] = reason
         else:
@@ -211,17 +224,17 @@ def run(session: Session, workflow: Workflow, name: str, target: Iterable[int] |
 
     if eligible and transition.allocate:
         allocation = transition.allocate(session, eligible, params=params, actor=actor)
-        result.skipped.update(allocation.refused)
+        result.skipped.update({i: Refusal(r, "quota") for i, r in allocation.refused.items()})
         eligible = allocation.granted
 
     if transition.policy == ALL_OR_NOTHING and result.skipped:
         for row_id in eligible:
-            result.skipped[row_id] = "同批次中有不能执行的记录，本批次全部未执行"
+            result.skipped[row_id] = Refusal(WHOLE_BATCH, "batch")
         result.skipped = dict(sorted(result.skipped.items()))
         return result
 
     if eligible:
-        result.done = _apply(session, workflow, transition, eligible, actor, params)
+        result.done = _apply(session, workflow, transition, eligible, actor, params, now or utcnow())
         _report_superseded(result, transition, eligible)
     result.skipped = dict(sorted(result.skipped.items()))
     return result
@@ -234,7 +247,7 @@ def _report_superseded(result: Result, transition: Transition, eligible: Sequenc
         # Part of the batch is written already; raising makes the caller roll all of it back.
         raise DomainError(f"{len(superseded)} 条记录{SUPERSEDED}（本批次全部未执行）")
     for row_id in superseded:
-        result.skipped[row_id] = SUPERSEDED
+        result.skipped[row_id] = Refusal(SUPERSEDED, "superseded")
 
 
 def _load_rows(session, workflow, transition, target, actor, params):
@@ -255,33 +268,34 @@ def _load_rows(session, workflow, transition, target, actor, params):
     return session.execute(query).all()
 
 
-def _refusal(workflow: Workflow, transition: Transition, row) -> str | None:
+def _refusal(workflow: Workflow, transition: Transition, row, params: dict) -> Refusal | None:
     """Why this row cannot take the transition, or None."""
     state = row.state.value if isinstance(row.state, LabeledEnum) else row.state
     if state not in {s.value for s in transition.sources}:
-        return f"当前状态为「{_state_label(workflow.states, state)}」，不能{transition.label_zh}"
+        return Refusal(f"当前状态为「{_state_label(workflow.states, state)}」，不能{transition.label_zh}", "state")
     for i, guard in enumerate(transition.guards):
         if not getattr(row, f"guard_{i}"):
-            return guard.reason
+            return guard.refusal(params)
     return None
 
 
-def _apply(session, workflow, transition, ids: Sequence[int], actor: User, params: dict) -> list[int]:
+def _apply(session, workflow, transition, ids: Sequence[int], actor: User, params: dict, now: datetime) -> list[int]:
     """Audit entries, outbox messages and the change: three statements whatever the row count; the ids changed.
 
     Each statement decides again (scope, source state, guards) in its WHERE clause, so a row someone else
     changed since the check is neither audited nor changed twice, even where the rows were not locked.
     """
     model = workflow.model
-    now = utcnow()
     still = _still_eligible(model, transition, ids, actor, params)
     to_state = transition.target_expression(model, params)
-    audit_params = {k: v for k, v in params.items() if v is not None} or None
+    audit_params = {k: _jsonable(v) for k, v in params.items() if v is not None} or None
     # Audit first, while the rows still carry their source state.
     audited = _insert_audit(session, workflow, transition, still, to_state, actor, audit_params, now)
     if transition.notify:
         _insert_outbox(session, workflow, transition.notify, still, to_state, params, audit_params, now)
-    values = {"state": to_state, "updated_at": now}
+    values = {"state": to_state}
+    if "updated_at" in model.__table__.c:
+        values["updated_at"] = now
     if transition.sets:
         values.update(transition.sets(model, params, actor=actor, now=now))
     changed = sorted(session.scalars(update(model).where(*still).values(values).returning(model.id)
@@ -301,7 +315,7 @@ def _insert_audit(session, workflow, transition, still, to_state, actor, audit_p
     model = workflow.model
     rows = select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
                   literal(transition.audit_action, String()), literal(workflow.object_type, String()),
-                  model.id, model.sub_delegation_id, model.state, to_state,
+                  model.id, workflow.sub_delegation_of(model), model.state, to_state,
                   literal(audit_params, JsonType)).where(*still)
     statement = insert(AuditEntry).from_select(
         ["at", "actor_id", "action", "object_type", "object_id", "sub_delegation_id", "from_state", "to_state",
@@ -316,7 +330,7 @@ def _insert_outbox(session, workflow, notify: Notify, still, to_state, params, a
     condition = still + ([notify.when(model, params, to_state)] if notify.when else [])
     rows = select(literal(notify.channel.value, String()), notify.recipient(model),
                   literal(notify.template, String()), literal(workflow.object_type, String()), model.id,
-                  model.sub_delegation_id, literal(audit_params, JsonType), literal("pending", String()),
+                  workflow.sub_delegation_of(model), literal(audit_params, JsonType), literal("pending", String()),
                   literal(0, Integer()), literal(now, DateTime(timezone=True))).where(*condition)
     session.execute(insert(OutboxMessage).from_select(
         ["channel", "recipient", "template", "object_type", "object_id", "sub_delegation_id", "params",
@@ -328,6 +342,11 @@ def _still_eligible(model, transition, ids: Sequence[int], actor: User, params: 
     return [id_in(model.id, ids), visible(actor, model),
             model.state.in_(sorted(s.value for s in transition.sources)),
             *(guard.predicate(model, params, actor) for guard in transition.guards)]
+
+
+def _jsonable(value):
+    """Parameter values as the audit log's JSON stores them (amounts and dates as text)."""
+    return value if isinstance(value, (str, int, float, bool)) else str(value)
 
 
 def _expire_loaded(session: Session, model, ids: Sequence[int]) -> None:

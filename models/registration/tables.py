@@ -1,4 +1,4 @@
-"""Organisations (单位), their delivery addresses and pre-allocated quotas, and persons (参观人员)."""
+"""Organisations (单位), their delivery addresses and pre-allocated quotas, persons (参观人员) and deal intentions."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at_column, updated_at_column
 from models.columns import col, enum_col, fk
-from models.delegation import ExpoEdition, SubDelegation, User
+from models.delegation.tables import ExpoEdition, SubDelegation, User
 from models.enums import CopayDecision, Gender, IdType, Label, OrgCategory, OrgState, Pickup, PersonState, RegionType
 
 MAX_ADDRESSES = 5
@@ -187,3 +187,31 @@ class Person(Base):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DealIntention(Base):
+    """A deal an organisation intends to close with an exhibitor (意向成交)."""
+
+    __tablename__ = "deal_intention"
+    __label__ = ("意向成交", "Deal intentions")
+    __scope_column__ = "sub_delegation_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = fk("organization.id", "单位", "Organisation")
+    sub_delegation_id: Mapped[int] = fk("sub_delegation.id", "交易分团", "Sub-delegation")
+    exhibitor: Mapped[str] = col(String(200), "展商", "Exhibitor")
+    amount: Mapped[Decimal] = col(Numeric(16, 2), "意向金额", "Amount",
+                                  info={"range": (Decimal("0.01"), 100_000_000_000)})
+    currency: Mapped[str] = col(String(3), "币种", "Currency", default="USD")
+    note: Mapped[str | None] = col(Text, "备注", "Note", nullable=True)
+    reported_by_id: Mapped[int | None] = fk("admin_user.id", "填报人", "Reported by", nullable=True)
+    created_at = created_at_column()
+
+    organization: Mapped[Organization] = relationship(info={"label": ("单位", "Organisation")})
+    sub_delegation: Mapped[SubDelegation] = relationship(info={"label": ("交易分团", "Sub-delegation")})
+    reported_by: Mapped[User | None] = relationship(info={"label": ("填报人", "Reported by")})
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_deal_intention_scope", "sub_delegation_id"),
+    )

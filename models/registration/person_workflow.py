@@ -4,9 +4,9 @@ from __future__ import annotations
 from sqlalchemy import String, and_, case, cast, exists, literal, null, or_
 
 from models.enums import Channel, CopayDecision, Label, OrgState, PersonState, Role
-from models.quotas import allocate_copay, allocate_label, fee_expression
+from models.registration.quotas import allocate_copay, allocate_label, fee_expression
 from models.registration import Organization, Person
-from models.workflow.engine import Guard, Notify, Param, Transition, Workflow
+from models.engine import Guard, Notify, Param, Transition, Workflow
 
 S = PersonState
 ADMINS = frozenset({Role.SECRETARIAT, Role.SUB_DELEGATION_ADMIN})

@@ -1,4 +1,4 @@
-"""Deal intentions, the append-only audit log and the outbox of e-mail and SMS messages."""
+"""The append-only audit log and the outbox of e-mail and SMS messages."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,37 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, JsonType, created_at_column, utcnow
 from models.columns import col, enum_col, fk
-from models.delegation import SubDelegation, User
+from models.delegation.tables import SubDelegation, User
 from models.enums import Channel, OutboxState
-from models.registration import Organization
-
-
-class DealIntention(Base):
-    """A deal an organisation intends to close with an exhibitor (意向成交)."""
-
-    __tablename__ = "deal_intention"
-    __label__ = ("意向成交", "Deal intentions")
-    __scope_column__ = "sub_delegation_id"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = fk("organization.id", "单位", "Organisation")
-    sub_delegation_id: Mapped[int] = fk("sub_delegation.id", "交易分团", "Sub-delegation")
-    exhibitor: Mapped[str] = col(String(200), "展商", "Exhibitor")
-    amount: Mapped[Decimal] = col(Numeric(16, 2), "意向金额", "Amount",
-                                  info={"range": (Decimal("0.01"), 100_000_000_000)})
-    currency: Mapped[str] = col(String(3), "币种", "Currency", default="USD")
-    note: Mapped[str | None] = col(Text, "备注", "Note", nullable=True)
-    reported_by_id: Mapped[int | None] = fk("admin_user.id", "填报人", "Reported by", nullable=True)
-    created_at = created_at_column()
-
-    organization: Mapped[Organization] = relationship(info={"label": ("单位", "Organisation")})
-    sub_delegation: Mapped[SubDelegation] = relationship(info={"label": ("交易分团", "Sub-delegation")})
-    reported_by: Mapped[User | None] = relationship(info={"label": ("填报人", "Reported by")})
-
-    __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
-        Index("ix_deal_intention_scope", "sub_delegation_id"),
-    )
 
 
 class AuditEntry(Base):
