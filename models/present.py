@@ -215,3 +215,46 @@ def database_error_message(exc: BaseException, lang: str = "zh") -> str:
     if "database is locked" in text:
         return _pick(BUSY_MESSAGE, lang)
     return _pick(GENERIC_MESSAGE, lang)
+
+
+# --------------------------------------------------------------------------------------------------
+# Labels in a language: enums, fields and audit actions
+# --------------------------------------------------------------------------------------------------
+
+# Audit actions that are not workflow transitions (those take their transition's label).
+ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "created": ("新建", "Created"),
+    "edited": ("修改", "Edited"),
+    "password_reset": ("重置密码", "Password reset"),
+}
+
+
+def enum_label(member, lang: str = "zh") -> str:
+    """An enum member's label (its stored value when it is not a labelled enum)."""
+    if member is None:
+        return ""
+    return _pick((member.zh, member.en), lang) if hasattr(member, "zh") else str(member)
+
+
+def field_label(model, key: str, lang: str = "zh") -> str:
+    """The label of a model's column (or relationship) in the language; the key when it has none."""
+    column = model.__table__.c.get(key)
+    info = column.info if column is not None else {}
+    if "label" not in info:
+        relationship = getattr(model, key, None)
+        info = getattr(getattr(relationship, "property", None), "info", None) or {}
+    return _pick(info["label"], lang) if "label" in info else key
+
+
+def action_label(action: str, lang: str = "zh") -> str:
+    """'organization.returned_for_edit' -> 退回修改: the transition's label, or the label of a create/edit."""
+    from models.workflows import WORKFLOWS  # the workflows import the domain, which imports this module
+
+    object_type, _, verb = action.partition(".")
+    workflow = WORKFLOWS.get(object_type)
+    for transition in (workflow.transitions if workflow else ()):
+        if transition.audit_action == action:
+            return _pick(transition.label, lang)
+    if verb in ACTION_LABELS:
+        return _pick(ACTION_LABELS[verb], lang)
+    return action

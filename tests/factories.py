@@ -28,6 +28,7 @@ from stdnum.cn import uscc as stdnum_uscc
 import models
 import models.delegation.operations
 import models.passwords
+from models.audit.tables import SQLITE_APPEND_ONLY, SQLITE_DROP_APPEND_ONLY
 from models import (AuditEntry, CopayDecision, Delegation, ExpoEdition, Label, OrgCategory, Organization, OrgState,
                     OutboxMessage, Person, PersonState, Role, SubDelegation, SubDelegationKind, User)
 from models.delegation.operations import create_user
@@ -94,13 +95,30 @@ def wipe(engine: Engine) -> None:
     """
     tables = models.Base.metadata.sorted_tables
     with engine.begin() as conn:
+        _lift_audit_append_only(conn)
         for table in reversed(tables):
             conn.execute(table.delete())
+        _restore_audit_append_only(conn)
         if engine.dialect.name == "postgresql":
             serial = [(t.name, t.autoincrement_column.name) for t in tables if t.autoincrement_column is not None]
             conn.execute(text("SELECT setval(pg_get_serial_sequence(t, c), 1, false) "
                               "FROM unnest(CAST(:tables AS text[]), CAST(:columns AS text[])) AS s(t, c)"),
                          {"tables": [t for t, _ in serial], "columns": [c for _, c in serial]})
+
+
+def _lift_audit_append_only(conn) -> None:
+    """The audit log refuses DELETE (a trigger): only the test cleanup lifts that, inside its transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # row triggers off, this transaction
+    else:
+        for statement in SQLITE_DROP_APPEND_ONLY:
+            conn.execute(text(statement))
+
+
+def _restore_audit_append_only(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        for statement in SQLITE_APPEND_ONLY:
+            conn.execute(text(statement))
 
 
 def truncate_all(engine: Engine) -> None:

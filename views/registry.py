@@ -1,20 +1,16 @@
 """Every model's back-office view, generated from one registry of specs."""
 from __future__ import annotations
 
-from flask import flash
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, selectinload, undefer
-from wtforms import PasswordField, SelectMultipleField
+from wtforms import PasswordField
 from wtforms.validators import Length, Optional
 
 from models import (AuditEntry, Delegation, DealIntention, ExpoEdition, Invoice, Order, OrderLine, OrgAddress,
                     Organization, OutboxMessage, Payment, Person, QuotaAllocation, Refund, Role, SubDelegation, User)
-from models.enums import OrgCategory
-from models.errors import InvalidParameter
-from models.delegation.operations import create_user, set_password
+from models.delegation.operations import create_user, edit_user
 from models.registration.quotas import organization_usage, sub_delegation_usage
-from models.validation import validate_id_document, validate_mobile, validate_uscc
 from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
 from views.i18n import tr
@@ -40,17 +36,6 @@ def usage_formatter(used_attr: str, quota_attr: str):
     return fmt
 
 
-class FollowsOrganization:
-    """Rows that belong to an organisation take its sub-delegation (and edition) before the scope check."""
-
-    def on_model_change(self, form, model, is_created):
-        if model.organization is not None:
-            model.sub_delegation_id = model.organization.sub_delegation_id
-            if hasattr(model, "edition_id"):
-                model.edition_id = model.organization.edition_id
-        super().on_model_change(form, model, is_created)
-
-
 class OrganizationView(WorkflowActionsMixin, ScopedModelView):
     workflow = ORGANIZATION_WORKFLOW
     object_type = "organization"
@@ -73,20 +58,11 @@ class OrganizationView(WorkflowActionsMixin, ScopedModelView):
     def list_options(self):
         return (undefer(Organization.vip_used), undefer(Organization.staff_used))
 
-    def on_model_change(self, form, model, is_created):
-        if model.uscc:
-            model.uscc = validate_uscc(model.uscc)
-        elif model.category is not None and not OrgCategory(model.category).is_overseas:
-            raise InvalidParameter("境内单位须填写统一社会信用代码", field="uscc")
-        if model.contact_mobile:
-            model.contact_mobile = validate_mobile(model.contact_mobile, field="contact_mobile")
-        super().on_model_change(form, model, is_created)
-
     def details_extra(self, obj):
         return {"usage": organization_usage(self.db_session, [obj.id]).get(obj.id)}
 
 
-class PersonView(FollowsOrganization, WorkflowActionsMixin, ScopedModelView):
+class PersonView(WorkflowActionsMixin, ScopedModelView):
     workflow = PERSON_WORKFLOW
     object_type = "person"
     write_roles = ADMINS
@@ -101,30 +77,13 @@ class PersonView(FollowsOrganization, WorkflowActionsMixin, ScopedModelView):
     form_ajax_refs = {"organization": {"fields": ("name", "uscc"), "page_size": 20}}
     scope_locked_fields = ("organization",)
 
-    def on_model_change(self, form, model, is_created):
-        document = validate_id_document(model.id_type, model.id_number)
-        model.id_number = document.number
-        model.birth_date = model.birth_date or document.birth_date
-        for warning in document.warnings:
-            flash(warning, "warning")
-        if model.mobile:
-            model.mobile = validate_mobile(model.mobile)
-        super().on_model_change(form, model, is_created)
-
-
-class DealIntentionView(FollowsOrganization, ScopedModelView):
+class DealIntentionView(ScopedModelView):
     write_roles = ADMINS
     column_list = ("organization", "sub_delegation", "exhibitor", "amount", "currency", "created_at")
     form_columns = ("organization", "exhibitor", "amount", "currency", "note")
     form_ajax_refs = {"organization": {"fields": ("name", "uscc"), "page_size": 20}}
     scope_locked_fields = ("organization",)
     search_prefix = ("exhibitor",)
-
-    def on_model_change(self, form, model, is_created):
-        if is_created:
-            model.reported_by_id = current_user.id
-        super().on_model_change(form, model, is_created)
-
 
 class SubDelegationView(ScopedModelView):
     column_list = ("seq", "code", "name", "kind", "recruitment_target", "vip_quota", "staff_quota",
@@ -154,7 +113,7 @@ class UserView(ScopedModelView):
     enum_filters = ("role",)
     form_columns = ("username", "display_name", "role", "sub_delegations", "locale", "active")
     form_extra_fields = {"new_password": PasswordField(tr(("新密码", "New password")),
-                                                       validators=[Optional(), Length(min=8, max=200)])}
+                                                       validators=[Optional(), Length(max=200)])}
     scope_locked_fields = ()
     column_formatters = {"sub_delegations": lambda v, c, m, n: "、".join(s.name for s in m.sub_delegations)}
 
@@ -165,23 +124,15 @@ class UserView(ScopedModelView):
         return (selectinload(User.sub_delegations),)  # streams with yield_per, unlike a joined collection
 
     def create_model(self, form):
-        try:
-            user = create_user(self.db_session, form.username.data, form.new_password.data or "", form.role.data,
-                               sub_delegation_codes=[s.code for s in form.sub_delegations.data],
-                               display_name=form.display_name.data or "", actor=current_user)
-            user.locale = form.locale.data or None
-            user.active = bool(form.active.data)
-            self.db_session.commit()
-            return user
-        except Exception as exc:
-            self.db_session.rollback()
-            if not self.handle_view_exception(exc):
-                raise
-            return False
+        return self._write(form, lambda values: create_user(
+            self.db_session, values["username"] or "", form.new_password.data or "", values["role"],
+            sub_delegation_codes=[s.code for s in values.get("sub_delegations", [])],
+            display_name=values.get("display_name") or "", locale=values.get("locale") or None,
+            active=bool(values.get("active", True)), actor=current_user))
 
-    def on_model_change(self, form, model, is_created):
-        if getattr(form, "new_password", None) is not None and form.new_password.data:
-            set_password(model, form.new_password.data)
+    def update_model(self, form, model):
+        return bool(self._write(form, lambda values: edit_user(
+            self.db_session, model, values, actor=current_user, password=form.new_password.data or None) or model))
 
 
 class AuditView(ScopedModelView):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.template import BaseListRowAction
@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from models import DomainError, SubDelegation
+from models import DomainError
 from models.ids import id_in, parse_ids
 from models.engine import Workflow, run
 from reports.xlsx import write_table

@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Numeric, String, Text
+from sqlalchemy import DDL, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, JsonType, created_at_column, utcnow
@@ -72,3 +73,26 @@ class OutboxMessage(Base):
         Index("ix_outbox_message_pending", "state", "id"),
         Index("ix_outbox_message_scope", "sub_delegation_id"),
     )
+
+
+# The audit log is append-only in the database itself: even the application's own connection cannot
+# change or remove an entry. Created with the table (create_all) and by the migration 9a3d6b1e2f70.
+APPEND_ONLY_MESSAGE = "操作日志只能追加，不能修改或删除"
+POSTGRESQL_APPEND_ONLY = (
+    "CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}' USING ERRCODE = 'restrict_violation'; END $$",
+    "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
+    "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()",
+)
+SQLITE_APPEND_ONLY = tuple(
+    f"CREATE TRIGGER audit_entry_no_{verb.lower()} BEFORE {verb} ON audit_entry "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+    for verb in ("UPDATE", "DELETE"))
+SQLITE_DROP_APPEND_ONLY = ("DROP TRIGGER IF EXISTS audit_entry_no_update", "DROP TRIGGER IF EXISTS audit_entry_no_delete")
+POSTGRESQL_DROP_APPEND_ONLY = ("DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry",
+                               "DROP FUNCTION IF EXISTS audit_entry_append_only()")
+
+for _statement in POSTGRESQL_APPEND_ONLY:
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+for _statement in SQLITE_APPEND_ONLY:
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))

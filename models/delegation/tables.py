@@ -81,7 +81,7 @@ class SubDelegation(Base):
     contact_name: Mapped[str | None] = col(String(50), "联系人", "Contact", nullable=True)
     contact_position: Mapped[str | None] = col(String(50), "职务", "Position", nullable=True)
     office_phone: Mapped[str | None] = col(String(50), "办公电话", "Office phone", nullable=True)
-    mobile: Mapped[str | None] = col(String(20), "手机", "Mobile", nullable=True)
+    mobile: Mapped[str | None] = col(String(20), "手机", "Mobile", nullable=True, info={"sensitive": True})
     fax: Mapped[str | None] = col(String(50), "传真", "Fax", nullable=True)
 
     delegation: Mapped[Delegation] = relationship(back_populates="sub_delegations")

@@ -78,3 +78,54 @@ def test_sub_admin_reports_a_deal_for_own_organisation_only(world, rows, client_
     client.post("/admin/deal_intention/new/", data={**data, "exhibitor": "伪造展商", "organization": foreign})
     assert session.scalar(select(func.count()).select_from(DealIntention)
                           .where(DealIntention.exhibitor == "伪造展商")) == 0
+
+
+def edit_form_data(client, endpoint, row_id) -> dict:
+    """The edit form's current values as a browser would post them back."""
+    import re
+    page = client.get(f"/admin/{endpoint}/edit/?id={row_id}").text
+    data = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and (not re.search(r'type="checkbox"', tag) or re.search(r"\bchecked\b", tag)):
+            data[name.group(1)] = value.group(1) if value else "y"
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        selected = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected', body)
+        if selected:
+            data[name] = selected.group(1) or selected.group(2)
+    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', page):
+        data[name] = value.strip()
+    return data
+
+
+def test_a_form_edit_by_a_sub_admin_is_audited_with_the_changed_fields(world, client_for, session):
+    from factories import make_organization
+    from models import AuditEntry, OrgState
+    org = make_organization(session, world.subs["GZ"], state=OrgState.DRAFT, vip_quota=0, staff_quota=0)
+    session.commit()
+    client = client_for(world.admins["GZ"])
+    data = edit_form_data(client, "organization", org.id)
+    data.update(name="改过名的单位", contact_name="陈静")
+    assert client.post(f"/admin/organization/edit/?id={org.id}", data=data).status_code == 302
+    session.expire_all()
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.object_id == org.id,
+                                                    AuditEntry.action == "organization.edited"))
+    assert entry.actor_id == world.admins["GZ"].id
+    assert set(entry.params) == {"name", "contact_name"} and entry.params["name"][1] == "改过名的单位"
+
+
+def test_a_locked_field_is_refused_on_the_field_and_nothing_is_written(world, client_for, session):
+    from factories import make_organization
+    from models import AuditEntry, OrgState
+    org = make_organization(session, world.subs["GZ"], state=OrgState.SUBMITTED, vip_quota=0, staff_quota=0)
+    session.commit()
+    client = client_for(world.admins["GZ"])
+    data = edit_form_data(client, "organization", org.id)
+    data.update(name="提交后改名")
+    page = client.post(f"/admin/organization/edit/?id={org.id}", data=data, follow_redirects=True)
+    assert page.status_code == 200
+    assert "单位信息已提交，「单位名称」不能再修改" in page.text
+    session.expire_all()
+    assert session.get(Organization, org.id).name != "提交后改名"
+    assert session.scalar(select(func.count()).select_from(AuditEntry)
+                          .where(AuditEntry.action == "organization.edited")) == 0

@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from factories import bulk_persons, make_organization, make_person
+from factories import make_uscc, bulk_persons, make_organization, make_person
 from models import (Channel, ExpoEdition, Label, Organization, OrgAddress, OrgState, OutboxMessage, Person,
                     PersonState, QuotaAllocation, SubDelegation, User)
 from models.registration import operations as ops
@@ -242,9 +242,10 @@ def test_edition_fee_and_dates_are_checked_on_the_field(world, client_for, sessi
 
 def test_a_constraint_that_reaches_the_user_is_a_sentence(world, rows, client_for, session):
     existing = session.get(QuotaAllocation, rows.of["GZ"][QuotaAllocation])
+    existing.uscc = make_uscc()  # a valid USCC, so only the database's uniqueness refuses the copy
     session.commit()
     data = {"edition": world.edition.id, "sub_delegation": world.subs["GZ"].id, "uscc": existing.uscc,
-            "organization_name": "重复预分配", "vip_quota": 1, "staff_quota": 1}
+            "organization_name": "重复预分配", "vip_quota": 0, "staff_quota": 0}
     page = client_for(world.secretariat).post("/admin/quota_allocation/new/", data=data, follow_redirects=True)
     assert "该统一社会信用代码本届已有额度预分配" in page.text
     for driver_text in ("UNIQUE constraint", "duplicate key", "IntegrityError", "quota_allocation.uscc"):

@@ -1,0 +1,23 @@
+"""Presentation rules need no request: labels in a language, masking by role."""
+from models import Organization, OrgState, Person, Role, SubDelegation
+from models import present
+
+
+def test_labels_in_either_language():
+    assert present.enum_label(OrgState.RETURNED, "zh") == "退回修改"
+    assert present.enum_label(OrgState.RETURNED, "en") == "Returned for edit"
+    assert present.field_label(Organization, "uscc", "zh") == "统一社会信用代码"
+    assert present.field_label(Person, "sub_delegation", "en") == "Sub-delegation"
+    assert present.action_label("organization.returned_for_edit", "zh") == "退回修改"
+    assert present.action_label("person.copay_confirmed", "en") == "Confirm co-payment"
+    assert present.action_label("person.edited", "zh") == "修改"
+
+
+def test_every_personal_mobile_and_id_number_is_masked_for_viewers():
+    from models import AuditEntry, OrgAddress, OutboxMessage  # noqa: F401
+    for model, key in ((Person, "id_number"), (Person, "mobile"), (Organization, "contact_mobile"),
+                       (OrgAddress, "mobile"), (OutboxMessage, "recipient"), (SubDelegation, "mobile")):
+        column = model.__table__.c[key]
+        assert present.masking(column, Role.VIEWER) == present.MASK, (model, key)
+        assert present.masking(column, Role.SECRETARIAT) is None
+    assert present.shown("13812345678", present.MASK) == "138****5678"

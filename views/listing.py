@@ -1,0 +1,275 @@
+"""The list page: search, filters, sort, masking of personal data, formatters, streaming export, details."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from datetime import datetime
+from decimal import Decimal
+
+from flask import after_this_request, flash, has_request_context, request, send_file
+from flask_admin import expose
+from flask_admin._compat import as_unicode
+from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList, FilterNotEqual
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import Date, DateTime, false, inspect, or_, select
+from sqlalchemy.orm import joinedload
+
+from models import AuditEntry
+from models.base import LabeledEnum
+from models.columns import type_range
+from models.present import masked_columns, masking, shown
+from reports.xlsx import write_table
+from views.i18n import enum_label, pick, tr
+from views.common import MAX_PAGE, clean_text, current_role, table_column
+from views.forms import is_finite
+
+
+class Listing:
+    """What a list and a details page show, and how they are searched, filtered, sorted and exported."""
+
+    # --- personal data: what the current user may see, search, filter and sort by -----------------
+    def masked_for_user(self) -> dict[str, str]:
+        """{column key: MASK | YEAR} of this model's columns the current user sees masked."""
+        return masked_columns(self.model, current_role())
+
+    @property
+    def _sortable_columns(self):
+        """Sortable columns minus those the current user sees masked: an order would rank the hidden values."""
+        hidden = self.masked_for_user() if has_request_context() else {}
+        return {k: v for k, v in self._all_sortable_columns.items() if k not in hidden}
+
+    @_sortable_columns.setter
+    def _sortable_columns(self, value):
+        self._all_sortable_columns = value
+
+    def exact_search_columns(self) -> list[str]:
+        """Exactly matched search columns the current user may search by (none they see masked)."""
+        hidden = self.masked_for_user()
+        return [c for c in self.search_exact if c not in hidden]
+
+    def search_placeholder(self):
+        names = list(self.search_prefix) + self.exact_search_columns()
+        return ", ".join(str(self.column_labels.get(n, n)) for n in names) or None
+
+    # --- search ---------------------------------------------------------------------------------
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        """Name by prefix (index-friendly), codes, ID numbers and mobiles exactly (never a masked column)."""
+        exact = self.exact_search_columns()
+        for term in clean_text(search).split():
+            conditions = [getattr(self.model, c).startswith(term, autoescape=True) for c in self.search_prefix]
+            conditions += [getattr(self.model, c) == term for c in exact]
+            condition = or_(*conditions) if conditions else false()
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    # --- URL parameters: odd values are ignored with a notice, never a database error ------------
+    def _get_list_extra_args(self):
+        args = super()._get_list_extra_args()
+        args.page = min(max(args.page or 0, 0), MAX_PAGE)
+        args.search = clean_text(args.search) or None
+        sort = self._get_column_by_idx(args.sort)
+        if sort is not None and sort[0] in self.masked_for_user():
+            args.sort = None  # the default order instead
+        hidden = [c for c in self.search_exact if c in self.masked_for_user()]
+        if args.search and hidden:
+            names = "、".join(str(self.column_labels.get(c, c)) for c in hidden)
+            flash(pick((f"您的角色不能按{names}搜索，已按其余字段搜索",
+                        f"Your role cannot search by {names}; other fields were searched")), "info")
+        return args
+
+    def _get_list_filter_args(self):
+        """Active filters from the URL; a refused or invalid one is dropped with a notice."""
+        if not self._filters:
+            return None
+        filters = []
+        for arg in request.args:
+            if not arg.startswith("flt") or "_" not in arg:
+                continue
+            pos, key = arg[3:].split("_", 1)
+            if key not in self._filter_args:
+                continue
+            idx, flt = self._filter_args[key]
+            value = request.args[arg]
+            problem = self.filter_problem(flt, value)
+            if problem:
+                flash(problem, "warning")
+                continue
+            filters.append((pos, (idx, as_unicode(flt.name), value)))
+        return [f for _, f in sorted(filters, key=lambda f: f[0])]
+
+    def filter_refused(self, flt) -> bool:
+        """True for a filter on a column the current user sees masked (it would confirm a guess)."""
+        return bool(masking(table_column(getattr(flt, "column", None)), current_role()))
+
+    def filter_problem(self, flt, value: str) -> str | None:
+        """Why this filter value cannot be applied, or None when it can."""
+        name = str(flt.name)
+        if self.filter_refused(flt):
+            return pick((f"您的角色不能按「{name}」筛选，已忽略该条件",
+                         f"Your role cannot filter by {name}; the filter was ignored"))
+        invalid = pick((f"筛选条件「{name}」的值「{value[:50]}」无效，已忽略",
+                        f"Invalid value for filter {name}: {value[:50]}; the filter was ignored"))
+        if "\x00" in value:
+            return invalid
+        options = flt.get_options(self)
+        if options:
+            allowed = {str(v) for v, _ in options}
+            raw = [v.strip() for v in value.split(",") if v.strip()] if isinstance(flt, FilterInList) else [value]
+            if not raw or any(v not in allowed for v in raw):
+                return invalid
+        try:
+            if not flt.validate(value):
+                return invalid
+            cleaned = flt.clean(value)
+        except Exception:  # a filter's own parser: anything it cannot read is an invalid value
+            return invalid
+        bounds = type_range(table_column(getattr(flt, "column", None)))
+        for item in cleaned if isinstance(cleaned, (list, tuple)) else [cleaned]:
+            if isinstance(item, (int, float, Decimal)) and not isinstance(item, bool):
+                if not is_finite(item) or (bounds and not bounds[0] <= item <= bounds[1]):
+                    return invalid
+        return None
+
+    def _get_filter_groups(self):
+        """The filter menu without the filters the current user may not use."""
+        groups = super()._get_filter_groups()
+        if not groups:
+            return groups
+        return OrderedDict((name, items) for name, items in groups.items()
+                           if not any(self.filter_refused(self._filters[i["index"]]) for i in items))
+
+    # --- presentation ---------------------------------------------------------------------------
+    def generated_formatters(self, model) -> dict:
+        """Enum labels in the current language; personal data as the current user may see it."""
+        formatters = {}
+        for column in model.__table__.columns:
+            if isinstance(column.type, SAEnum) and column.type.enum_class:
+                formatters[column.key] = lambda v, c, m, n: enum_label(getattr(m, n))
+            if column.info.get("sensitive"):
+                formatters[column.key] = lambda v, c, m, n, column=column: shown_to_user(column, getattr(m, n))
+        return formatters
+
+    def generated_filters(self, model) -> list:
+        """State, label and category filters with their Chinese names; sub-delegation and date filters."""
+        filters = []
+        for key in self.enum_filters:
+            column = model.__table__.columns[key]
+            options = lambda enum_cls=column.type.enum_class: [(m.value, enum_label(m)) for m in enum_cls]
+            name = tr(column.info["label"])
+            filters += [FilterEqual(column, name, options=options), FilterNotEqual(column, name, options=options),
+                        FilterInList(column, name, options=options)]
+        return filters
+
+    def relation_and_date_filters(self, model) -> list:
+        """Sub-delegation by name (joined, no extra query on the list page) and every date column."""
+        filters = ["sub_delegation.name"] if "sub_delegation" in inspect(model).relationships else []
+        filters += [c.key for c in model.__table__.columns
+                    if isinstance(c.type, (Date, DateTime)) and c.key != "updated_at"]
+        return filters
+
+    def export_row(self, obj, columns) -> list:
+        """Plain values of one row for xlsx: enum labels, masked personal data, related rows by name."""
+        out = []
+        for name in columns:
+            value = obj
+            for part in name.split("."):
+                value = getattr(value, part, None) if value is not None else None
+            column = self.model.__table__.columns.get(name)
+            if isinstance(value, LabeledEnum):
+                value = enum_label(value)
+            elif column is not None and column.info.get("sensitive"):
+                value = shown_to_user(column, value)
+            elif hasattr(value, "__table__"):
+                value = str(value)
+            elif isinstance(value, (list, tuple, set)):  # a collection (e.g. a user's sub-delegations)
+                value = "、".join(str(v) for v in value)
+            out.append(value)
+        return out
+
+    def export_options(self) -> tuple:
+        """Loader options for the export; they must stream (no joined collections: yield_per refuses them)."""
+        return self.list_options()
+
+    def export_query(self, view_args):
+        """The list's rows as the user sees them (scope, search, filters, order), without paging."""
+        query, joins = self.scoped_query().options(*self.export_options()), {}
+        if self._search_supported and view_args.search:
+            query, _, joins, _ = self._apply_search(query, None, joins, {}, view_args.search)
+        if view_args.filters and self._filters:
+            query, _, joins, _ = self._apply_filters(query, None, joins, {}, view_args.filters)
+        for relation in self._auto_joins:
+            if not relation.property.uselist:  # rows named by a related row: joined; collections stream
+                query = query.options(joinedload(relation))
+        sort = self._get_column_by_idx(view_args.sort)
+        query, _ = self._apply_sorting(query, joins, sort[0] if sort else None, view_args.sort_desc)
+        return query
+
+    @expose("/export.xlsx")
+    def export_xlsx(self):
+        """Stream the filtered, scoped list to an xlsx file (constant memory)."""
+        query = self.export_query(self._get_list_extra_args())
+        columns = [name for name, _ in self._list_columns]
+        headers = [str(label) for _, label in self._list_columns]
+        handle, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(handle)
+        write_table(path, str(self.name), headers,
+                    (self.export_row(obj, columns) for obj in query.yield_per(2000)))
+
+        @after_this_request
+        def _remove(response):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            return response
+
+        filename = f"{self.endpoint}_{datetime.now():%Y%m%d_%H%M}.xlsx"
+        return send_file(path, as_attachment=True, download_name=filename)
+
+    def history(self, obj) -> list[AuditEntry]:
+        """Audit entries of one object, newest first."""
+        object_type = getattr(self, "object_type", None)
+        if not object_type:
+            return []
+        return list(self.db_session.scalars(select(AuditEntry).where(
+            AuditEntry.object_type == object_type, AuditEntry.object_id == obj.id
+        ).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(500)))
+
+    def details_extra(self, obj) -> dict:
+        """Extra blocks for the details page (usage against quotas, ...)."""
+        return {}
+
+    @expose("/details/")
+    def details_view(self):
+        obj_id = request.args.get("id")
+        if obj_id is not None:
+            obj = self.get_one(obj_id)
+            self._template_args.update(history=self.history(obj), extra=self.details_extra(obj),
+                                       enum_label=enum_label)
+        return super().details_view()
+
+
+def shown_to_user(column, value):
+    """A value of a sensitive column as the current user may see it (masked, year only, or in clear)."""
+    if value is None:
+        return ""
+    kind = masking(column, current_role())
+    return shown(value, kind) if kind else value
+
+
+def label_map(model) -> dict:
+    """Column and relationship labels from the models' (zh, en) info."""
+    labels = {}
+    mapper = inspect(model)
+    for prop in mapper.attrs:
+        info = getattr(prop, "info", None) or {}
+        if not info.get("label") and hasattr(prop, "columns"):
+            info = getattr(prop.columns[0], "info", None) or {}
+        if info.get("label"):
+            labels[prop.key] = tr(info["label"])
+    labels["id"] = tr(("编号", "ID"))
+    labels["sub_delegation.name"] = tr(("交易分团", "Sub-delegation"))
+    return labels
