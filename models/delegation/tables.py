@@ -116,6 +116,9 @@ class User(Base):
     password_hash: Mapped[str] = col(String(255), "密码", "Password", info={"secret": True})
     role: Mapped[Role] = enum_col(Role, "user_role", "角色", "Role")
     locale: Mapped[str | None] = col(String(10), "界面语言", "Language", nullable=True)
+    # Bound by the user (seed 004: 登录后可绑定手机号、邮箱): for notices and recovering the account.
+    mobile: Mapped[str | None] = col(String(20), "手机号", "Mobile", nullable=True, info={"sensitive": True})
+    email: Mapped[str | None] = col(String(120), "邮箱", "E-mail", nullable=True)
     active: Mapped[bool] = col(Boolean, "启用", "Active", default=True)
     # Part of the login token: bumping it ends every session of the user (logout, password, role, scope).
     session_version: Mapped[int] = col(Integer, "会话版本", "Session version", default=0, server_default="0")
