@@ -149,3 +149,17 @@ def validate_id_document(id_type: IdType | str, number, *, today: date | None = 
     check = {IdType.HK_MACAO_PERMIT: validate_hk_macao_permit, IdType.TAIWAN_PERMIT: validate_taiwan_permit,
              IdType.PASSPORT: validate_passport}[id_type]
     return IdDocument(id_type, check(number, field=field))
+
+
+EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+
+
+def validate_email(value, *, field: str = "email") -> str:
+    """An e-mail address as a person types it (trimmed); the domain part lower-cased."""
+    text = unicodedata.normalize("NFKC", str(value or "")).strip()
+    if not text:
+        raise InvalidParameter("请填写邮箱", field=field)
+    if len(text) > 120 or not EMAIL.match(text):
+        raise InvalidParameter(f"邮箱格式不正确：{text}", field=field)
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"

@@ -111,7 +111,7 @@ class UserView(ScopedModelView):
     column_list = ("username", "display_name", "role", "sub_delegations", "locale", "active", "created_at")
     search_prefix = ("username", "display_name")
     enum_filters = ("role",)
-    form_columns = ("username", "display_name", "role", "sub_delegations", "locale", "active")
+    form_columns = ("username", "display_name", "role", "sub_delegations", "locale", "active", "new_password")
     form_extra_fields = {"new_password": PasswordField(tr(("新密码", "New password")),
                                                        validators=[Optional(), Length(max=200)])}
     scope_locked_fields = ()

@@ -12,7 +12,7 @@ from models.editing import create_row, edit_row
 from models.enums import Role
 from models.errors import InvalidParameter, NotAllowed
 from models.registration.quotas import sub_delegation_usage
-from models.validation import validate_mobile
+from models.validation import validate_email, validate_mobile
 from models.passwords import check_strength, hash_password, normalise_username, verify
 
 
@@ -148,3 +148,40 @@ def edit_user(session: Session, user: User, values: dict, *, actor: User, passwo
         record(session, actor=actor, action="user.password_reset", object_type="user", object_id=user.id,
                sub_delegation_id=None, now=now)
     return changes
+
+
+def change_own_password(session: Session, user: User, current: str, new: str, *, actor: User,
+                        now: datetime | None = None) -> None:
+    """A user replaces their own password after giving the current one; their other sessions end."""
+    if actor.id != user.id:
+        raise NotAllowed("只能修改自己的密码")
+    if not verify(user.password_hash, current):
+        raise InvalidParameter("当前密码不正确", field="current_password")
+    if new == current:
+        raise InvalidParameter("新密码不能与当前密码相同", field="new_password")
+    try:
+        set_password(user, new)
+    except InvalidParameter as exc:
+        raise InvalidParameter(exc.message, field="new_password") from None
+    session.flush()
+    record(session, actor=actor, action="user.password_changed", object_type="user", object_id=user.id,
+           sub_delegation_id=None, now=now)
+
+
+def edit_own_contact(session: Session, user: User, values: dict, *, actor: User,
+                     now: datetime | None = None) -> dict:
+    """A user binds their own mobile and e-mail (seed 004: 登录后可绑定手机号、邮箱) and picks a language."""
+    if actor.id != user.id:
+        raise NotAllowed("只能修改自己的账号信息")
+    unknown = set(values) - {"mobile", "email", "locale", "display_name"}
+    if unknown:
+        raise InvalidParameter(f"不能在此修改：{', '.join(sorted(unknown))}")
+    values = dict(values)
+    if values.get("mobile"):
+        values["mobile"] = validate_mobile(values["mobile"])
+    if values.get("email"):
+        values["email"] = validate_email(values["email"])
+    if values.get("locale") not in (None, "", "zh_CN", "en"):
+        raise InvalidParameter("界面语言只能是中文或 English", field="locale")
+    return edit_row(session, user, {k: (v or None) for k, v in values.items()}, actor=actor, object_type="user",
+                    now=now)
