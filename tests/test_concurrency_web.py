@@ -16,7 +16,7 @@ from sqlalchemy import select
 from admin_app import create_app
 from admin_app.extensions import db
 from factories import PASSWORD
-from models import User
+from models import AuditEntry, User
 from test_concurrency import copay_facts, setup, vip_facts
 
 ROUNDS = 3
@@ -97,3 +97,5 @@ def test_set_label_vip_posted_twice_at_once_never_exceeds_the_quota(app, session
 
     session.expire_all()
     assert sum(vip_facts(session, sub_id).values()) == 4  # the quota is used up, never exceeded
+    entries = Counter(session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "person.label_set")))
+    assert set(entries.values()) == {1}, "a person labelled once has one audit entry"

@@ -60,7 +60,8 @@ def row(session, model, row_id) -> dict:
 
 
 def audit_count(session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEntry))
+    """Audit entries of the workflows (the world's users were created with an entry each)."""
+    return session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.object_type != "user"))
 
 
 def state_of(session, model, row_id) -> str:
@@ -247,8 +248,17 @@ GUARD_CASES = [
      dict(org_state=OrgState.REJECTED, state=PersonState.SAVED), {}, "所属单位审核不通过"),
     ("lock-submit-person-of-rejected-org", PERSON, "lock_submit", Role.SECRETARIAT,
      dict(org_state=OrgState.REJECTED, state=PersonState.PENDING_LOCK), {}, "所属单位审核不通过"),
-    ("relabel-reuse-person", PERSON, "set_label", Role.SUB_DELEGATION_ADMIN,
-     dict(state=PersonState.PENDING_LOCK, is_reuse=True), {"label": "staff"}, "证件复用人员的卡面信息"),
+    ("relabel-reuse-person-down", PERSON, "set_label", Role.SUB_DELEGATION_ADMIN,
+     dict(state=PersonState.PENDING_LOCK, is_reuse=True, label=Label.STAFF), {"label": "professional"},
+     "证件复用人员的卡面信息"),
+    ("relabel-reused-vip", PERSON, "set_label", Role.SUB_DELEGATION_ADMIN,
+     dict(state=PersonState.PENDING_LOCK, is_reuse=True, label=Label.VIP), {"label": "staff"},
+     "原VIP人员选择证件复用的，无法修改标签"),
+    ("relabel-to-own-label", PERSON, "set_label", Role.SECRETARIAT,
+     dict(state=PersonState.PENDING_CONFIRMATION, label=Label.VIP), {"label": "vip"}, "已是VIP"),
+    ("label-person-of-unapproved-org", PERSON, "set_label", Role.SUB_DELEGATION_ADMIN,
+     dict(org_state=OrgState.SUBMITTED, state=PersonState.PENDING_CONFIRMATION), {"label": "staff"},
+     "所属单位尚未审核通过"),
     ("confirm-copay-twice", PERSON, "confirm_copay", Role.SUB_DELEGATION_ADMIN,
      dict(state=PersonState.PENDING_LOCK, copay=CopayDecision.CONFIRMED, copay_amount=Decimal("200")), {},
      "统付已确认或已取消"),
@@ -258,8 +268,9 @@ GUARD_CASES = [
      dict(state=PersonState.APPROVED, label=Label.VIP), {"label": "staff"}, "只能升级"),
     ("upgrade-staff-to-staff", PERSON, "upgrade_label", Role.SECRETARIAT,
      dict(state=PersonState.APPROVED, label=Label.STAFF), {"label": "staff"}, "只能升级"),
-    ("upgrade-reuse-to-vip", PERSON, "upgrade_label", Role.SUB_DELEGATION_ADMIN,
-     dict(state=PersonState.PENDING_REVIEW, is_reuse=True), {"label": "vip"}, "证件复用人员不能升级为VIP"),
+    ("upgrade-reused-vip", PERSON, "upgrade_label", Role.SUB_DELEGATION_ADMIN,
+     dict(state=PersonState.PENDING_REVIEW, is_reuse=True, label=Label.VIP), {"label": "vip"},
+     "原VIP人员选择证件复用的，无法修改标签"),
 ]
 
 
@@ -546,7 +557,11 @@ def test_set_label_keeps_reuse_persons_card(session, world):
     org = make_organization(session, world.subs["GZ"], state=OrgState.APPROVED)
     reuse = make_person(session, org, state=PersonState.PENDING_LOCK, label=Label.STAFF, is_reuse=True)
     result = ops.set_label(session, [reuse.id], actor=world.secretariat, label="staff")
-    assert result.done == [reuse.id]  # the same label is no change of the card
+    # The same label is no change of the card, and no change at all: skipped, not audited.
+    assert result.done == [] and result.skipped == {reuse.id: "已是工作人员"}
+    down = ops.set_label(session, [reuse.id], actor=world.secretariat, label="professional")
+    assert down.done == [] and "证件复用人员的卡面信息" in down.skipped[reuse.id]
+    assert session.get(Person, reuse.id).label is Label.STAFF
 
 
 # --------------------------------------------------------------------------------------------------
@@ -639,24 +654,26 @@ def test_payment_received_by_finance(session, world):
 # Persons: label upgrade, review, badges
 # --------------------------------------------------------------------------------------------------
 
-def test_upgrade_label_never_down_and_not_to_vip_for_reuse(session, world):
+def test_upgrade_label_never_down_and_never_for_a_reused_vip(session, world):
     org = make_organization(session, world.subs["GZ"], state=OrgState.APPROVED)
     professional = make_person(session, org, state=PersonState.PENDING_REVIEW)
     staff = make_person(session, org, state=PersonState.PENDING_REVIEW, label=Label.STAFF)
     vip = make_person(session, org, state=PersonState.PENDING_REVIEW, label=Label.VIP)
     reuse = make_person(session, org, state=PersonState.PENDING_REVIEW, is_reuse=True)
+    reused_vip = make_person(session, org, state=PersonState.PENDING_REVIEW, label=Label.VIP, is_reuse=True)
     admin = world.admins["GZ"]
+    everyone = [professional.id, staff.id, vip.id, reuse.id, reused_vip.id]
 
-    to_staff = ops.upgrade_label(session, [professional.id, staff.id, vip.id, reuse.id], actor=admin,
-                                     label="staff")
+    to_staff = ops.upgrade_label(session, everyone, actor=admin, label="staff")
     assert to_staff.done == [professional.id, reuse.id]
-    assert set(to_staff.skipped) == {staff.id, vip.id}
-    to_vip = ops.upgrade_label(session, [professional.id, staff.id, vip.id, reuse.id], actor=admin, label="vip")
-    assert to_vip.done == [professional.id, staff.id]
+    assert set(to_staff.skipped) == {staff.id, vip.id, reused_vip.id}
+    # A reused professional visitor, now staff, may go on to VIP (seed 002); a reused VIP never changes.
+    to_vip = ops.upgrade_label(session, everyone, actor=admin, label="vip")
+    assert to_vip.done == [professional.id, staff.id, reuse.id]
     assert to_vip.skipped == {vip.id: "只能升级：专业观众→工作人员/VIP，工作人员→VIP",
-                              reuse.id: "证件复用人员不能升级为VIP"}
+                              reused_vip.id: "原VIP人员选择证件复用的，无法修改标签"}
     labels = {i: p["label"] for i, p in snapshot(session, Person).items()}
-    assert labels == {professional.id: Label.VIP, staff.id: Label.VIP, vip.id: Label.VIP, reuse.id: Label.STAFF}
+    assert labels == {i: Label.VIP for i in everyone}
 
 
 @pytest.mark.parametrize("state, expected", [

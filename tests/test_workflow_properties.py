@@ -7,7 +7,9 @@ draws how tight the quotas and budgets are (never below what is already used). A
 - every state is a member of its enum, and reachable from the initial states through the table;
 - every change of a row (state, label, co-payment, sub-delegation, ...) has exactly one audit entry of
   the fired transition, from the old state to the new one, by the actor; audit entries only for rows done;
-- co-payment is decided at most once: undecided -> confirmed | cancelled, then never changes;
+  a row done changed more than its timestamp (a transition that would change nothing is skipped);
+- co-payment is decided at most once: undecided -> confirmed | cancelled, then never changes, except that
+  a co-paid professional visitor labelled staff or VIP gets the amount back (one person.copay_returned entry);
 - VIP/staff quotas (sub-delegation and organisation) and co-payment budgets are never exceeded;
 - no row outside the actor's scope changes; a refused call (role, parameter) changes nothing.
 """
@@ -230,7 +232,10 @@ def check_step(workflow, name, actor, target, result, error, before, after, new_
         assert set(result.done) | set(result.skipped) == set(target)
         assert {i for i, why in result.skipped.items() if why == NOT_VISIBLE} == set(target) - seen_before[own]
 
-    # One audit entry per row done, of this transition, from the old state to the new one, by the actor.
+    # One audit entry per row done, of this transition, from the old state to the new one, by the actor;
+    # and one more for each co-payment returned by a label change (checked below).
+    returns = [e for e in new_audits if e.action == "person.copay_returned"]
+    new_audits = [e for e in new_audits if e.action != "person.copay_returned"]
     assert sorted(e.object_id for e in new_audits) == sorted(result.done)
     for e in new_audits:
         assert (e.object_type, e.action, e.actor_id) == (workflow.object_type, transition.audit_action, actor.id)
@@ -253,12 +258,25 @@ def check_step(workflow, name, actor, target, result, error, before, after, new_
             assert new["sub_delegation_id"] == after["orgs"][old["organization_id"]]["sub_delegation_id"]
     for i in changed[own]:
         assert after[own][i]["updated_at"] != before[own][i]["updated_at"]
+    for i in result.done:  # nothing is done (and audited) that changes nothing
+        assert {k for k in after[own][i] if after[own][i][k] != before[own][i][k]} - {"updated_at"}, f"{own} {i}"
+
+    # A co-payment comes back when a co-paid professional visitor is labelled staff or VIP: audited once.
+    returned = {pid for pid in result.done if workflow is PERSON and before["persons"][pid]["copay_amount"]
+                and not after["persons"][pid]["copay_amount"]}
+    assert sorted(e.object_id for e in returns) == sorted(returned)
+    for e in returns:
+        old, new = before["persons"][e.object_id], after["persons"][e.object_id]
+        assert name in ("set_label", "upgrade_label") and new["label"] != Label.PROFESSIONAL.value
+        assert e.params == {"label": new["label"], "copay_returned": f"{Decimal(str(old['copay_amount'])):.2f}"}
+        assert (e.actor_id, e.from_state, e.to_state) == (actor.id, new["state"], new["state"])
 
     # Co-payment is decided at most once, and never changes afterwards.
     for pid, new in after["persons"].items():
         old = before["persons"][pid]
         if old["copay"] != CopayDecision.UNDECIDED.value:
-            assert (new["copay"], new["copay_amount"]) == (old["copay"], old["copay_amount"]), f"person {pid}"
+            amount = 0 if pid in returned else old["copay_amount"]
+            assert (new["copay"], new["copay_amount"]) == (old["copay"], amount), f"person {pid}"
         elif new["copay"] != old["copay"]:
             assert name in ("confirm_copay", "cancel_copay") and pid in result.done
             decided[pid] += 1
@@ -307,6 +325,8 @@ def test_random_transition_sequences_keep_the_rules(engine, dataset, data):
                 new_audits = list(session.scalars(select(AuditEntry).where(AuditEntry.id > last_audit)
                                                   .order_by(AuditEntry.id)))
                 last_audit = max([last_audit] + [e.id for e in new_audits])
+                if any(e.action == "person.copay_returned" for e in new_audits):
+                    event("co-payment returned")
                 check_step(workflow, name, actor, target, result, error, state, after, new_audits,
                            seen_before, decided)
                 state = after

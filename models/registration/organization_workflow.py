@@ -21,7 +21,11 @@ AUTO_APPROVED_CATEGORIES = (OrgCategory.ENTERPRISE.value, OrgCategory.PUBLIC_INS
 
 REASON = Param("reason", ("意见", "Reason"))
 NOT_DELETED = Guard("单位已删除", lambda m, p, a: m.deleted_at.is_(None))
-IS_DELETED = Guard("单位未被删除", lambda m, p, a: m.deleted_at.is_not(None))
+# For delete and restore, and for assigning an organisation where it is, the row is already as the
+# transition would leave it: skipped as unchanged, not refused.
+NOT_DELETED_YET = Guard("单位已删除", lambda m, p, a: m.deleted_at.is_(None), code="unchanged")
+IS_DELETED = Guard("单位未被删除", lambda m, p, a: m.deleted_at.is_not(None), code="unchanged")
+ELSEWHERE = Guard("已属于目标交易分团", lambda m, p, a: m.sub_delegation_id != p["sub_delegation_id"], code="unchanged")
 EMAIL_CONTACT = lambda m: m.contact_email  # noqa: E731
 
 
@@ -80,13 +84,12 @@ TRANSITIONS = (
     Transition("assign_delegation", ("指定分团", "Assign sub-delegation"), EVERY_STATE, None, ADMINS,
                "organization.delegation_assigned",
                params=(Param("sub_delegation_id", ("目标交易分团", "Target sub-delegation"), kind="sub_delegation"),),
-               guards=(NOT_DELETED, Guard("目标交易分团不存在", target_exists),
-                       Guard("已属于目标交易分团", lambda m, p, a: m.sub_delegation_id != p["sub_delegation_id"])),
+               guards=(NOT_DELETED, Guard("目标交易分团不存在", target_exists), ELSEWHERE),
                sets=lambda m, p, *, actor, now: {"sub_delegation_id": p["sub_delegation_id"]},
                allocate=allocate_moved_labels, after=move_dependants,
                confirmation="单位及其人员、订单将移交目标分团，本分团将不再能看到它们。确定继续吗？"),
     Transition("delete", ("删除", "Delete"), EVERY_STATE, None, ADMINS, "organization.deleted",
-               guards=(NOT_DELETED,), sets=lambda m, p, *, actor, now: {"deleted_at": now}, danger=True,
+               guards=(NOT_DELETED_YET,), sets=lambda m, p, *, actor, now: {"deleted_at": now}, danger=True,
                confirmation="删除后单位及其人员将不再显示（秘书处可恢复）。确定删除吗？"),
     Transition("restore", ("恢复", "Restore"), EVERY_STATE, None, SECRETARIAT, "organization.restored",
                guards=(IS_DELETED,), sets=lambda m, p, *, actor, now: {"deleted_at": null()}),

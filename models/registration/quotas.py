@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import Numeric, case, cast, func, literal, literal_column, select
+from sqlalchemy import (DateTime, Integer, Numeric, String, case, cast, func, insert, literal, literal_column, select,
+                        update)
 from sqlalchemy.orm import Session, column_property
 
+from models.audit import AuditEntry
+from models.base import JsonType
 from models.delegation import ExpoEdition, SubDelegation
 from models.enums import CopayDecision, Label, PersonState
 from models.ids import id_in
@@ -48,10 +51,10 @@ def holds_slot():
     return Person.state.not_in(RELEASED_STATES)
 
 
-def label_usage(session: Session, group_column, group_ids, label: Label) -> dict[int, int]:
-    """{group id: persons with this label holding a slot}, grouped by sub-delegation or organisation."""
+def label_usage(session: Session, group_column, group_ids, label: Label, *criteria) -> dict[int, int]:
+    """{group id: persons with this label holding a slot and matching `criteria`}, by sub-delegation or organisation."""
     rows = session.execute(select(group_column, func.count()).where(
-        id_in(group_column, group_ids), Person.label == label.value, holds_slot()).group_by(group_column))
+        id_in(group_column, group_ids), Person.label == label.value, holds_slot(), *criteria).group_by(group_column))
     return defaultdict(int, {g: n for g, n in rows})
 
 
@@ -63,38 +66,112 @@ def copay_used(session: Session, sub_ids) -> dict[int, Decimal]:
     return defaultdict(Decimal, {s: Decimal(str(v)) for s, v in rows})
 
 
+def _persons(session: Session, ids) -> list:
+    """The persons an allocation decides on, in id order, with what their quotas are counted by."""
+    return session.execute(select(Person.id, Person.sub_delegation_id, Person.organization_id, Person.label)
+                           .where(id_in(Person.id, ids)).order_by(Person.id)).all()
+
+
+def _quota_owners(session: Session, rows) -> tuple[dict, dict]:
+    """{id: sub-delegation} locked (PostgreSQL, after the persons) and {id: organisation} read, of these persons."""
+    subs = {s.id: s for s in lock(session, SubDelegation, {r.sub_delegation_id for r in rows})}
+    # Organisations are read, not locked: an organisation's persons all belong to its sub-delegation, whose
+    # lock above already serialises their allocations. Locking them here, after the persons, deadlocked
+    # with assign_delegation, which locks the organisation first and its persons next.
+    orgs = {o.id: o for o in session.scalars(
+        select(Organization).where(id_in(Organization.id, {r.organization_id for r in rows})))}
+    return subs, orgs
+
+
+class Slots:
+    """The VIP or staff slots of one label in use per sub-delegation and organisation, against their quotas."""
+
+    def __init__(self, session: Session, label: Label, subs: dict, orgs: dict, *criteria):
+        self.label, self.field, self.subs, self.orgs = label, QUOTA_FIELD[label], subs, orgs
+        self.sub_used = label_usage(session, Person.sub_delegation_id, subs, label, *criteria)
+        self.org_used = label_usage(session, Person.organization_id, orgs, label, *criteria)
+
+    def take(self, row) -> str | None:
+        """Take a slot for this person in both quotas; or why there is none (and nothing is taken)."""
+        sub, org = row.sub_delegation_id, row.organization_id
+        sub_quota, org_quota = getattr(self.subs[sub], self.field), getattr(self.orgs[org], self.field)
+        if self.sub_used[sub] >= sub_quota:
+            return f"交易分团{self.label.zh}额度已用完（{self.sub_used[sub]}/{sub_quota}）"
+        if self.org_used[org] >= org_quota:
+            return f"单位{self.label.zh}额度已用完（{self.org_used[org]}/{org_quota}）"
+        self.sub_used[sub] += 1
+        self.org_used[org] += 1
+        return None
+
+
+def _allocate(rows, refusal_of) -> Allocation:
+    """Grant the rows in order, refusing those for which `refusal_of(row)` gives a reason."""
+    allocation = Allocation(granted=[])
+    for row in rows:
+        refusal = refusal_of(row)
+        if refusal:
+            allocation.refused[row.id] = refusal
+        else:
+            allocation.granted.append(row.id)
+    return allocation
+
+
 def allocate_label(session: Session, ids, *, params, actor) -> Allocation:
     """Grant the new label to persons in id order while both the sub-delegation's and the organisation's quota hold."""
     label = Label(params["label"])
     if label not in QUOTA_FIELD:
         return Allocation(granted=list(ids))
-    rows = session.execute(select(Person.id, Person.sub_delegation_id, Person.organization_id, Person.label)
-                           .where(id_in(Person.id, ids)).order_by(Person.id)).all()
-    field = QUOTA_FIELD[label]
-    subs = {s.id: getattr(s, field) for s in lock(session, SubDelegation, {r.sub_delegation_id for r in rows})}
-    # Organisations are read, not locked: an organisation's persons all belong to its sub-delegation, whose
-    # lock above already serialises their allocations. Locking them here, after the persons, deadlocked
-    # with assign_delegation, which locks the organisation first and its persons next.
-    orgs = {o.id: getattr(o, field) for o in session.scalars(
-        select(Organization).where(id_in(Organization.id, {r.organization_id for r in rows})))}
-    sub_used = label_usage(session, Person.sub_delegation_id, subs, label)
-    org_used = label_usage(session, Person.organization_id, orgs, label)
-    allocation = Allocation(granted=[])
-    for row in rows:
-        if row.label == label:
-            allocation.granted.append(row.id)
-            continue
-        if sub_used[row.sub_delegation_id] >= subs[row.sub_delegation_id]:
-            allocation.refused[row.id] = (f"交易分团{label.zh}额度已用完"
-                                          f"（{sub_used[row.sub_delegation_id]}/{subs[row.sub_delegation_id]}）")
-        elif org_used[row.organization_id] >= orgs[row.organization_id]:
-            allocation.refused[row.id] = (f"单位{label.zh}额度已用完"
-                                          f"（{org_used[row.organization_id]}/{orgs[row.organization_id]}）")
-        else:
-            sub_used[row.sub_delegation_id] += 1
-            org_used[row.organization_id] += 1
-            allocation.granted.append(row.id)
-    return allocation
+    rows = _persons(session, ids)
+    slots = Slots(session, label, *_quota_owners(session, rows))
+    # A person who has the label already is not granted it again: that change would change nothing
+    # (the transitions' guards skip such rows before they get here).
+    return _allocate(rows, lambda row: f"已是{label.zh}" if row.label == label else slots.take(row))
+
+
+def allocate_lock_submit(session: Session, ids, *, params, actor) -> Allocation:
+    """Lock-submit reused VIP/staff badges in id order while both quotas hold, like labelling a new one.
+
+    Persons still waiting in pending_lock are not counted here: their slot is taken by this step, so a
+    reused VIP nobody lock-submits blocks nobody else's lock-submit. (Labelling a new person counts them,
+    since they may still claim their slot.) Professional visitors need no slot.
+    """
+    rows = _persons(session, ids)
+    limited = [r for r in rows if Label(r.label) in QUOTA_FIELD]
+    if not limited:
+        return Allocation(granted=[r.id for r in rows])
+    subs, orgs = _quota_owners(session, limited)
+    submitted = Person.state != PersonState.PENDING_LOCK.value
+    slots = {label: Slots(session, label, subs, orgs, submitted) for label in QUOTA_FIELD}
+
+    def refusal(row) -> str | None:
+        label = Label(row.label)
+        return slots[label].take(row) if label in slots else None
+
+    return _allocate(rows, refusal)
+
+
+def return_copay(session: Session, ids, *, params, actor, now) -> None:
+    """After an upgrade to a free label: a confirmed co-payment goes back to the sub-delegation's budget.
+
+    The decision stays "confirmed" (it is made once); the amount becomes 0, so the budget's usage, summed
+    from the persons' amounts, drops by it. Each return is audited (person.copay_returned) with the amount,
+    one INSERT ... SELECT per distinct amount (a fee and its reuse percentage: one or two statements).
+    """
+    returning = (id_in(Person.id, ids), Person.copay == CopayDecision.CONFIRMED.value, Person.copay_amount > 0,
+                 Person.label != Label.PROFESSIONAL.value)
+    amounts = sorted({Decimal(str(a)) for a in session.scalars(select(Person.copay_amount).where(*returning))})
+    for amount in amounts:
+        audit_params = {**{k: str(v) for k, v in params.items() if v is not None}, "copay_returned": f"{amount:.2f}"}
+        rows = select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
+                      literal("person.copay_returned", String()), literal("person", String()), Person.id,
+                      Person.sub_delegation_id, Person.state, Person.state, literal(audit_params, JsonType)
+                      ).where(*returning, Person.copay_amount == amount)
+        session.execute(insert(AuditEntry).from_select(
+            ["at", "actor_id", "action", "object_type", "object_id", "sub_delegation_id", "from_state", "to_state",
+             "params"], rows))
+    if amounts:
+        session.execute(update(Person).where(*returning).values(copay_amount=0)
+                        .execution_options(synchronize_session=False))
 
 
 def allocate_copay(session: Session, ids, *, params, actor) -> Allocation:
