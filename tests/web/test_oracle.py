@@ -307,6 +307,7 @@ def test_cli_all_matching_refuses_what_it_does_not_understand(app, world, sessio
 
 def test_cli_all_matching_reads_values_by_column_type(app, world, rows, session):
     org = session.get(Organization, rows.of["GZ"][Organization])
+    org.state = OrgState.APPROVED  # its persons' co-payment is decided once it is approved
     make_person(session, org, state=PersonState.PENDING_CONFIRMATION, is_reuse=True)
     session.commit()
     result = run_cli(app, "transition", "person", "cancel_copay", "--as", world.secretariat.username,
