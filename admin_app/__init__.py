@@ -16,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(from_environment())
     app.config.from_mapping(config or {})
     _check_secret_key(app)
+    _configure_uploads(app)
 
     from admin_app import auth, cli, i18n, security, theme
     from admin_app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -56,6 +57,20 @@ def _check_secret_key(app: Flask) -> None:
         return
     raise MissingSecretKey("SECRET_KEY 未设置：生产环境请设置环境变量 SECRET_KEY（演示请运行 flask --app admin_app demo）。"
                            " / SECRET_KEY is not set.")
+
+
+def _configure_uploads(app: Flask) -> None:
+    """models.files stores under UPLOADS_DIR, which must not be a folder the app serves as static files."""
+    from pathlib import Path
+
+    from models import files
+
+    root = Path(app.config["UPLOADS_DIR"]).resolve()
+    static = Path(app.static_folder).resolve() if app.static_folder else None
+    if static is not None and root.is_relative_to(static):
+        raise RuntimeError(f"UPLOADS_DIR ({root}) 不能位于静态文件目录内 / must not be inside the static folder")
+    app.config["UPLOADS_DIR"] = str(root)
+    files.configure(root)
 
 
 def _instance_secret(app: Flask) -> str:

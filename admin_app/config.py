@@ -37,6 +37,8 @@ def defaults(instance_path: str) -> dict:
         "LOGIN_LIMIT_PER_USERNAME": "5 per 15 minutes",
         "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
         "REPORTS_DIR": str(Path(instance_path) / "reports"),
+        # Uploaded licences, photos and vouchers: outside the static folder, served only through scoped views.
+        "UPLOADS_DIR": str(Path(instance_path) / "uploads"),
         "DEMO": False,
     }
 
@@ -46,7 +48,7 @@ def from_environment() -> dict:
     env = {}
     if os.environ.get("DATABASE_URL"):
         env["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
-    for name in ("SECRET_KEY", "REDIS_URL"):
+    for name in ("SECRET_KEY", "REDIS_URL", "UPLOADS_DIR"):
         if os.environ.get(name):
             env[name] = os.environ[name]
     # Several app processes must share the login counters: Redis when it is configured.

@@ -13,6 +13,7 @@ from models.delegation.operations import create_user, edit_user
 from models.registration.quotas import organization_usage, sub_delegation_usage
 from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
+from views.documents import DocumentsMixin
 from views.i18n import tr
 from views.transitions import WorkflowActionsMixin
 
@@ -36,9 +37,14 @@ def usage_formatter(used_attr: str, quota_attr: str):
     return fmt
 
 
-class OrganizationView(WorkflowActionsMixin, ScopedModelView):
+class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     workflow = ORGANIZATION_WORKFLOW
     object_type = "organization"
+    documents = {"licence": "licence_file"}  # upload field in the forms, served at /admin/organization/licence/<id>
+    related_rows = ((Person, ("name", "state", "label", "id_type", "id_number", "mobile")),
+                    (OrgAddress, ("position", "recipient", "mobile", "address", "is_default")),
+                    (Order, ("number", "state", "payment_method", "total_amount", "created_at")),
+                    (DealIntention, ("exhibitor", "amount", "currency", "created_at")))
     write_roles = ADMINS
     column_list = ("name", "state", "uscc", "category", "sub_delegation", "contact_name", "contact_mobile",
                    "vip_quota", "staff_quota", "submitted_at")
@@ -59,12 +65,13 @@ class OrganizationView(WorkflowActionsMixin, ScopedModelView):
         return (undefer(Organization.vip_used), undefer(Organization.staff_used))
 
     def details_extra(self, obj):
-        return {"usage": organization_usage(self.db_session, [obj.id]).get(obj.id)}
+        return dict(super().details_extra(obj), usage=organization_usage(self.db_session, [obj.id]).get(obj.id))
 
 
-class PersonView(WorkflowActionsMixin, ScopedModelView):
+class PersonView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     workflow = PERSON_WORKFLOW
     object_type = "person"
+    documents = {"photo": "photo"}  # upload field in the forms, served at /admin/person/photo/<id>
     write_roles = ADMINS
     column_list = ("name", "state", "label", "copay", "organization", "sub_delegation", "gender", "id_type",
                    "id_number", "mobile", "is_reuse")
