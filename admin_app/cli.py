@@ -61,12 +61,10 @@ def create_user_command(username, role, sub_delegations, password, display_name)
 @click.option("--persons", default=1500, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=0, show_default=True, type=int)
 def seed_demo_command(orgs, persons, seed):
-    """Load the delegation tree and generated organisations and persons."""
-    from admin_app.seed import seed_demo
-
-    summary = seed_demo(db.session, orgs=orgs, persons=persons, seed=seed)
+    """Load the delegation tree and organisations and persons with eight weeks of history."""
+    summary = _seed(orgs, persons, seed)
     db.session.commit()
-    click.echo(f"已生成：{summary}")
+    _echo_summary(summary)
 
 
 @click.command("demo")
@@ -74,16 +72,23 @@ def seed_demo_command(orgs, persons, seed):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the database and users, do not start the server.")
-def demo_command(host, port, no_serve):
-    """Create the database if needed, seed it if empty, create demo users and serve the back office."""
+@click.option("--reset", is_flag=True, help="Drop every table first and start from an empty database.")
+@click.option("--orgs", default=300, show_default=True, type=click.IntRange(0), help="Organisations to generate.")
+@click.option("--persons", default=1500, show_default=True, type=click.IntRange(0), help="Persons to generate.")
+def demo_command(host, port, no_serve, reset, orgs, persons):
+    """Create the database if needed (from nothing with --reset), seed it if empty, create demo users and serve."""
     from flask_migrate import upgrade
 
-    from admin_app.seed import seed_demo
+    from admin_app.seed import drop_everything
 
+    if reset:
+        click.echo("正在清空数据库（删除全部数据表）……")
+        db.session.remove()  # no connection of ours may hold a table while it is dropped
+        drop_everything(db.engine)
     upgrade()
     if db.session.scalar(select(SubDelegation.id).limit(1)) is None:
-        click.echo("正在生成演示数据……")
-        seed_demo(db.session, orgs=300, persons=1500, seed=0)
+        click.echo("正在生成演示数据（八周的报名和审核记录）……")
+        _echo_summary(_seed(orgs, persons, seed=0))
         db.session.commit()
     for username, password, role, subs, name in DEMO_USERS:
         if db.session.scalar(select(User.id).where(User.username == username)) is None:
@@ -99,6 +104,33 @@ def demo_command(host, port, no_serve):
     current_app.config.update(SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False)
     # app.run() refuses to block inside a flask CLI command; werkzeug's server is what it would start.
     run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
+
+
+def _seed(orgs: int, persons: int, seed: int) -> dict:
+    """seed_demo with a progress bar over its weeks; a refusal of the domain stops the command (rolled back)."""
+    from admin_app.seed import WEEKS, seed_demo
+
+    try:
+        with click.progressbar(length=WEEKS, label="按周生成报名与审核记录", show_pos=True) as bar:
+            return seed_demo(db.session, orgs=orgs, persons=persons, seed=seed, progress=lambda: bar.update(1))
+    except (DomainError, ValueError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+
+
+def _echo_summary(summary: dict) -> None:
+    """The seed's summary: counts, final states, labels, co-payment, ISO weeks of history, domain refusals."""
+    click.echo(f"已生成：单位 {summary['organizations']} 家（已删除 {summary['deleted_organizations']}），"
+               f"快递地址 {summary['addresses']} 条，人员 {summary['persons']} 人")
+    for key in ("org_states", "person_states", "labels", "copay"):
+        click.echo(f"  {key}: {summary[key]}")
+    weeks = summary["iso_weeks"]
+    if weeks:
+        click.echo(f"  操作记录覆盖 {len(weeks)} 个自然周：{weeks[0][0]}-W{weeks[0][1]:02d} 至 "
+                   f"{weeks[-1][0]}-W{weeks[-1][1]:02d}")
+    refused = {k: v for k, v in summary["refused"].items() if v}
+    if refused:
+        click.echo(f"  业务规则拒绝（额度、预算等，记录保持原状）：{refused}")
 
 
 def parse_matching(model, expression: str):
