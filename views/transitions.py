@@ -1,6 +1,7 @@
-"""Workflow actions in the back office: bulk actions, row buttons and parameter pages, all from the tables."""
+"""Workflow actions in the back office: bulk actions, row menus and parameter pages, all from the tables."""
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 
@@ -8,10 +9,12 @@ from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.template import BaseListRowAction
+from flask_babel import LazyString
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from models import DomainError
 from models.ids import id_in, parse_ids
@@ -23,8 +26,11 @@ PREVIEW_ROWS = 20
 RESULT_ROWS_SHOWN = 500
 
 
+ROW_ID = "__row_id__"  # stands for the row's id in a row menu's URL templates
+
+
 class TransitionButton(BaseListRowAction):
-    """A row button shown only on rows whose state the transition starts from."""
+    """A button for one row (the details page): shown when the row's state is one the transition starts from."""
 
     def __init__(self, view, name, transition):
         super().__init__(title=pick(transition.label))
@@ -38,6 +44,52 @@ class TransitionButton(BaseListRowAction):
         css = "btn-outline-danger" if self.transition.danger else "btn-outline-primary"
         return Markup(f'<a class="btn btn-sm {css} py-0 px-1 mr-1 mb-1" href="{escape(url)}">'
                       f'{escape(pick(self.transition.label))}</a>')
+
+
+class ParamsNeeded(Exception):
+    """A guard read one of the action's parameters: it is decided once the action's form is filled in."""
+
+
+class FixedParams(dict):
+    """The parameters a row menu decides with: reading any other raises ParamsNeeded."""
+
+    def __missing__(self, key):
+        raise ParamsNeeded(key)
+
+    def get(self, key, default=None):
+        return self[key]
+
+
+def decided(guard, row, params: dict, actor):
+    """The guard's SQL predicate on `row`, or None when it needs a parameter that `params` does not fix."""
+    try:
+        return guard.predicate(row, FixedParams(params), actor)
+    except ParamsNeeded:
+        return None
+
+
+def choice_cases(transition) -> list[dict]:
+    """Every combination of the transition's choice parameters ([{}] when it has none)."""
+    choices = [[(p.name, value) for value, _ in p.choices] for p in transition.params if p.kind == "choice"]
+    return [dict(combo) for combo in itertools.product(*choices)]
+
+
+def own_guards(transition, row, actor):
+    """SQL true when `row`'s own guards let the transition pass for some choice of its parameters, or None
+    when none of them can be decided before its form is filled in (a target sub-delegation, say)."""
+    fixed = {g: decided(g, row, {}, actor) for g in transition.guards}
+    conditions = [c for c in fixed.values() if c is not None]
+    open_guards = [g for g, c in fixed.items() if c is None]
+    cases = []
+    for params in choice_cases(transition) if open_guards else ():
+        case = [c for c in (decided(g, row, params, actor) for g in open_guards) if c is not None]
+        if not case:
+            cases = []  # this choice passes every guard it can decide: no restriction
+            break
+        cases.append(and_(*case))
+    if cases:
+        conditions.append(or_(*cases))
+    return and_(*conditions) if conditions else None
 
 
 def param_form(transition, session):
@@ -60,9 +112,14 @@ class WorkflowActionsMixin:
         """One bulk action per transition name of the table; nothing else is registered by hand."""
         self._actions, self._actions_data = [], {}
         for name in self.workflow.names():
-            label = tr(self.workflow.label(name))
+            label = LazyString(self.action_label, name)
             self._actions.append((name, label))
             self._actions_data[name] = (lambda ids, name=name: self._to_transition_page(name, ids), label, None)
+
+    def action_label(self, name: str) -> str:
+        """The action's label for the current user's role: the secretariat's approve is its second review (复审)."""
+        transition = self.workflow.for_role(name, current_user.role) if current_user.is_authenticated else None
+        return pick(transition.label if transition else self.workflow.label(name))
 
     def is_action_allowed(self, name) -> bool:
         return name in self.workflow.names() and self.workflow.for_role(name, current_user.role) is not None
@@ -72,26 +129,104 @@ class WorkflowActionsMixin:
                                      url=get_redirect_target() or self.get_url(".index_view")))
 
     def get_list_row_actions(self):
+        """Flask-Admin's row actions and a button per allowed transition (the list itself shows row_menu)."""
         actions = list(super().get_list_row_actions())
-        for name in self.workflow.allowed_names(current_user.role):
-            actions.append(TransitionButton(self, name, self.workflow.for_role(name, current_user.role)))
+        for name, transition in self.allowed_transitions():
+            actions.append(TransitionButton(self, name, transition))
         return actions
+
+    # --- row menus: one per row, offering only the actions that can pass for that row -----------------
+    def allowed_transitions(self) -> list[tuple[str, object]]:
+        """(name, transition) the current user's role may fire, in the table's order."""
+        role = current_user.role
+        return [(name, self.workflow.for_role(name, role)) for name in self.workflow.allowed_names(role)]
+
+    def guard_columns(self) -> dict:
+        """{action: SQL true when the row's own guards let it pass}, for the actions that have such guards.
+
+        Each is an EXISTS on the row's id over an alias of the model, so the guards' own subqueries
+        (the row's organisation, say) never correlate with a table the list query joined."""
+        model, columns = self.workflow.model, {}
+        for name, transition in self.allowed_transitions():
+            row = aliased(model)
+            condition = own_guards(transition, row, current_user)
+            if condition is not None:
+                columns[name] = exists(select(row.id).where(row.id == model.id, condition)).label(f"may_{name}")
+        return columns
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """The page's rows and, in the same statement, which actions each row's own guards let pass."""
+        count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
+                                        page_size=page_size)
+        if not execute:
+            return count, query
+        columns = self.guard_columns()
+        if not columns:
+            return count, query.all()
+        rows, verdicts = [], {}
+        for obj, *passed in query.add_columns(*columns.values()).all():
+            rows.append(obj)
+            verdicts[obj.id] = {name: bool(ok) for name, ok in zip(columns, passed)}
+        self._template_args["row_guards"] = verdicts
+        return count, rows
+
+    def passable(self, row) -> list[tuple[str, object]]:
+        """The actions this row's menu offers: its state is a source, and its own guards pass."""
+        state = getattr(row.state, "value", row.state)
+        verdicts = self._template_args.get("row_guards", {}).get(row.id, {})
+        return [(name, t) for name, t in self.allowed_transitions()
+                if state in {s.value for s in t.sources} and verdicts.get(name, True)]
+
+    def row_urls(self, return_url: str) -> dict[str, str]:
+        """{link: URL with ROW_ID for the id}: url_for once per action and page, never per row (STACK.md)."""
+        cache = self._template_args.setdefault("row_urls", {})
+        if return_url not in cache:
+            urls = {}
+            if self.can_view_details:
+                urls["details"] = self.get_url(".details_view", id=ROW_ID, url=return_url)
+            if self.can_edit:
+                urls["edit"] = self.get_url(".edit_view", id=ROW_ID, url=return_url)
+            for name, _ in self.allowed_transitions():
+                urls[name] = self.get_url(".transition_view", action_name=name, ids=ROW_ID, url=return_url)
+            cache[return_url] = {key: str(escape(url)) for key, url in urls.items()}
+        return cache[return_url]
+
+    def row_menu(self, row, return_url: str) -> Markup:
+        """Details and edit icons, and one dropdown of the actions that can pass for this row."""
+        urls, row_id = self.row_urls(return_url), str(row.id)
+        link = lambda key: urls[key].replace(ROW_ID, row_id)  # noqa: E731
+        icons = (("details", "fa-eye", pick(("查看", "View"))), ("edit", "fa-pencil", pick(("编辑", "Edit"))))
+        parts = [f'<a class="dd-icon" href="{link(key)}" title="{title}"><span class="fa {icon}"></span></a>'
+                 for key, icon, title in icons if key in urls]
+        if self.allowed_transitions():  # a role without actions (viewers) gets no menu at all
+            parts.append(self.actions_dropdown(self.passable(row), link))
+        return Markup(f'<div class="dd-row-menu" data-row="{row_id}">{"".join(parts)}</div>')
+
+    @staticmethod
+    def actions_dropdown(actions, link) -> str:
+        """A dropdown of the row's actions (dangerous ones in red), or a disabled button when none can pass."""
+        caption = escape(pick(("操作", "Actions")))
+        if not actions:
+            none = escape(pick(("当前状态下没有可执行的操作", "No action can be taken in this state")))
+            return (f'<button type="button" class="btn btn-sm btn-outline-secondary dd-menu-toggle" disabled '
+                    f'title="{none}">{caption}</button>')
+        items = "".join(f'<a class="dropdown-item{" text-danger" if t.danger else ""}" href="{link(name)}">'
+                        f'{escape(pick(t.label))}</a>' for name, t in actions)
+        return (f'<div class="dropdown d-inline-block"><button type="button" data-toggle="dropdown" '
+                f'class="btn btn-sm btn-outline-primary dropdown-toggle dd-menu-toggle" aria-haspopup="true" '
+                f'aria-expanded="false">{caption}</button><div class="dropdown-menu">{items}</div></div>')
 
     def all_matching_actions(self) -> list[tuple[str, str]]:
         """(label, url) for running each allowed transition on every row matching the current filters."""
         args = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
-        return [(pick(self.workflow.label(n)), self.get_url(".transition_view", action_name=n, all=1,
-                                                               url=request.full_path, **args))
-                for n in self.workflow.allowed_names(current_user.role)]
+        return [(pick(t.label), self.get_url(".transition_view", action_name=n, all=1, url=request.full_path,
+                                              **args))
+                for n, t in self.allowed_transitions()]
 
     def matching_selection(self):
-        """(SELECT of ids, count) for the rows matching the list's current search and filters, in scope."""
+        """(SELECT of ids, count) for the rows the list shows for its current search and filters, in scope."""
         view_args = self._get_list_extra_args()
-        query, joins = self.scoped_query(), {}
-        if self._search_supported and view_args.search:
-            query, _, joins, _ = self._apply_search(query, None, joins, {}, view_args.search)
-        if view_args.filters and self._filters:
-            query, _, joins, _ = self._apply_filters(query, None, joins, {}, view_args.filters)
+        query, _, _, _ = self.narrow(self.scoped_query(), None, {}, {}, view_args.search, view_args.filters)
         ids = query.with_entities(self.model.id).statement
         count = self.db_session.scalar(select(func.count()).select_from(ids.subquery()))
         return ids, count
@@ -103,7 +238,7 @@ class WorkflowActionsMixin:
             abort(404)
         return_url = get_redirect_target() or self.get_url(".index_view")
         transition = self.workflow.for_role(name, current_user.role)
-        label = pick(self.workflow.label(name))
+        label = self.action_label(name)
         if transition is None:
             flash(f"您的角色（{enum_label(current_user.role)}）无权执行「{label}」，未做任何修改", "error")
             return redirect(return_url)

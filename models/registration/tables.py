@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Index, Integer, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (DDL, Boolean, CheckConstraint, Date, DateTime, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint, event, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at_column, updated_at_column
@@ -63,9 +63,13 @@ class Organization(Base):
         CheckConstraint("vip_quota >= 0 AND staff_quota >= 0", name="quotas_non_negative"),
         CheckConstraint("uscc IS NOT NULL OR category LIKE 'overseas%'", name="domestic_needs_uscc"),
         Index("ix_organization_scope_state", "sub_delegation_id", "state"),
-        Index("ix_organization_uscc", "uscc"),
-        Index("ix_organization_name_prefix", "name", postgresql_ops={"name": "text_pattern_ops"}),
-        Index("ix_organization_contact_mobile", "contact_mobile"),
+        # Search (views/listing.py): the name by any part through trigrams on PostgreSQL (a plain index on
+        # SQLite, which scans the names); USCC and contact mobile by a leading part, so text_pattern_ops,
+        # which serves LIKE 'x%' as well as equality whatever the database's collation.
+        Index("ix_organization_name_search", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_organization_uscc", "uscc", postgresql_ops={"uscc": "text_pattern_ops"}),
+        Index("ix_organization_contact_mobile", "contact_mobile",
+              postgresql_ops={"contact_mobile": "text_pattern_ops"}),
     )
 
     def __str__(self) -> str:
@@ -180,13 +184,19 @@ class Person(Base):
         Index("ix_person_scope_state", "sub_delegation_id", "state"),
         Index("ix_person_scope_label", "sub_delegation_id", "label"),
         Index("ix_person_organization", "organization_id", "label"),
-        Index("ix_person_id_number", "id_number"),
         Index("ix_person_name_prefix", "name", postgresql_ops={"name": "text_pattern_ops"}),
-        Index("ix_person_mobile", "mobile"),
+        Index("ix_person_mobile", "mobile", postgresql_ops={"mobile": "text_pattern_ops"}),
     )
 
     def __str__(self) -> str:
         return self.name
+
+
+# An ID number is searched case-insensitively (a passport typed in lower case): upper(id_number) = :TERM.
+Index("ix_person_id_number_upper", func.upper(Person.id_number))
+# The organisation-name trigram index needs pg_trgm; create_all() (tests, first start) creates it first.
+event.listen(Organization.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 
 class DealIntention(Base):
