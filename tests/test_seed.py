@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +22,8 @@ from stdnum.cn import ric, uscc
 
 import models
 from admin_app import create_app
-from admin_app.seed import DELEGATION_TREE, ensure_edition, load_recruitment_table, seed_delegation_tree, seed_demo
+from admin_app.seed import (DELEGATION_TREE, EDITION, ensure_edition, load_recruitment_table, seed_delegation_tree,
+                            seed_demo)
 from admin_app.seed.tree import ACCOUNT_PREFIX, registration_weeks
 from factories import (admin_database_url, create_scratch_database, drop_scratch_database, fast_password_hashing,
                        make_engine)
@@ -211,6 +212,15 @@ def test_history_spans_the_eight_weeks_before_the_deadline(seeded):
         assert utc(created_at) == utc(created[org_id])
 
 
+def test_history_ends_at_a_mid_week_deadline(session):
+    session.add(models.ExpoEdition(**dict(EDITION, transfer_deadline=date(2025, 10, 15))))  # a Wednesday
+    session.flush()
+    summary = seed_demo(session, orgs=26, persons=100, seed=2)
+    last = session.scalar(select(func.max(AuditEntry.at)).where(AuditEntry.object_type.in_(("organization", "person"))))
+    assert utc(last) <= datetime(2025, 10, 15, 14, tzinfo=timezone.utc)  # 22:00 in Beijing
+    assert set(summary["iso_weeks"]) <= {(2025, week) for week in range(35, 43)}  # the eight weeks up to it
+
+
 def test_every_current_state_is_reached_by_its_audit_history(seeded):
     session, _ = seeded
     for model, object_type, entry_states in ((Organization, "organization", {"draft"}),
@@ -258,24 +268,24 @@ def test_each_step_is_done_in_batches_by_the_user_whose_job_it_is(seeded):
 
 
 def test_seed_demo_again_respects_existing_rows(session):
-    seed_demo(session, orgs=40, persons=200, seed=1)
-    seed_demo(session, orgs=40, persons=200, seed=1)
+    seed_demo(session, orgs=26, persons=100, seed=1)
+    seed_demo(session, orgs=26, persons=100, seed=1)
     session.commit()  # the unique constraints hold
-    assert session.scalar(select(func.count()).select_from(Person)) == 400
+    assert session.scalar(select(func.count()).select_from(Person)) == 200
     assert session.scalar(select(func.count()).select_from(User).where(User.username.like(ACCOUNT_PREFIX + "%"))) == 28
     assert_quotas_hold(session)
 
 
 def test_seed_demo_is_deterministic(session):
-    first = seed_demo(session, orgs=40, persons=200, seed=7)
+    first = seed_demo(session, orgs=26, persons=100, seed=7)
     rows = fingerprint(session)
     for model in (Person, OrgAddress, Organization):
         session.execute(delete(model))
-    assert seed_demo(session, orgs=40, persons=200, seed=7) == first
+    assert seed_demo(session, orgs=26, persons=100, seed=7) == first
     assert fingerprint(session) == rows
     for model in (Person, OrgAddress, Organization):
         session.execute(delete(model))
-    seed_demo(session, orgs=40, persons=200, seed=8)
+    seed_demo(session, orgs=26, persons=100, seed=8)
     assert fingerprint(session) != rows
 
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from admin_app.seed.history import History
 from admin_app.seed.plan import Calendar, plan_organizations, plan_persons
 from admin_app.seed.tree import (DELEGATION_TREE, EDITION, WEEKS, Member, ensure_edition, load_recruitment_table,
-                                 registration_weeks, seed_actors, seed_delegation_tree, sub_delegation_allowances)
+                                 registration_deadline, registration_weeks, seed_actors, seed_delegation_tree,
+                                 sub_delegation_allowances)
 from admin_app.seed.values import Values, apportion, area_codes, gb11714_check, with_check_digit
 from models import AuditEntry, IdType, Organization, OrgAddress, Person
 from models.audit.tables import POSTGRESQL_DROP_APPEND_ONLY
@@ -49,7 +50,7 @@ def seed_demo(session: Session, *, orgs: int = 300, persons: int = 1500, seed: i
     id_numbers = {(IdType(t).value, n) for t, n in session.execute(
         select(Person.id_type, Person.id_number).where(Person.edition_id == edition.id))}
     values = Values(edition, seed, usccs, id_numbers)
-    calendar = Calendar(registration_weeks(edition), values.rng)
+    calendar = Calendar(registration_weeks(edition), registration_deadline(edition), values.rng)
     org_plans = plan_organizations(values, calendar, orgs)
     person_plans = plan_persons(values, calendar, org_plans, persons)
     history = History(session, subs, actors, calendar, seed)

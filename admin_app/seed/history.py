@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from admin_app.seed.plan import Calendar, OrgPlan, PersonPlan
 from admin_app.seed.tree import Actors
-from models import Label, Organization, OrgState, Person, PersonState, Pickup, SubDelegation
+from models import Label, Organization, OrgState, Person, PersonState, Pickup, Role, SubDelegation
 from models.editing import create_row
 from models.errors import InvalidParameter
 from models.ids import id_in
 from models.registration import operations as ops
+from models.registration.person_workflow import PERSON_WORKFLOW
 
 O, P = OrgState, PersonState
 RETURN_REASONS = ("营业执照图片不清晰，请重新上传", "采购意向填写过于简单，请补充具体产品和金额",
@@ -30,9 +31,15 @@ REJECT_REASONS = ("非本分团属地单位，且无采购需求", "单位资质
 REVIEW_FAILURES = ("公安背审未通过", "身份信息与公安系统登记不一致", "证件照片不符合要求")
 CANCEL_REASONS = ("单位申请注销：人员行程变更", "单位申请注销：更换参会人员")
 ORG_REJECTED_REASON = "所属单位审核不通过"
-LABEL_STATES = (P.SAVED, P.PENDING_CONFIRMATION, P.PENDING_LOCK)  # where the demo's admins set labels
-UPGRADE_STATES = (P.PENDING_REVIEW, P.APPROVED, P.BADGE_PRODUCED, P.BADGE_ISSUED)
-CANCELLABLE = tuple(s for s in P if s not in (P.BADGE_ISSUED, P.CANCELLED))  # what the demo's admins would cancel
+
+
+def sources(name: str) -> tuple[PersonState, ...]:
+    """The states a person transition starts from, as the workflow declares them (read, not restated)."""
+    return tuple(sorted(PERSON_WORKFLOW.for_role(name, Role.SUB_DELEGATION_ADMIN).sources))
+
+
+LABEL_STATES, CANCELLABLE = sources("set_label"), sources("cancel")
+UPGRADE_STATES = (P.PENDING_REVIEW, P.APPROVED, P.BADGE_PRODUCED, P.BADGE_ISSUED)  # upgrades come late
 FIRST_BADGE_WEEK, FIRST_ISSUE_WEEK = 3, 4
 
 
@@ -61,8 +68,9 @@ class History:
         for week in range(len(self.calendar.mondays)):
             for day, hour, minute, step in ROUTINE:
                 moment = self.calendar.at(week, day, hour, minute)
-                self.arrive(arrivals, moment)
-                step(self, week, moment)
+                if moment < self.calendar.end:  # nothing after the deadline
+                    self.arrive(arrivals, moment)
+                    step(self, week, moment)
             if progress:
                 progress()
         self.arrive(arrivals, None)

@@ -55,11 +55,11 @@ class PersonPlan:
 
 
 class Calendar:
-    """The eight registration weeks (Mondays) and moments in them, in Beijing office hours."""
+    """The registration weeks (Mondays) up to the deadline, and moments in them in Beijing office hours."""
 
-    def __init__(self, mondays: list[date], rng: random.Random):
+    def __init__(self, mondays: list[date], deadline: date, rng: random.Random):
         self.mondays, self.rng = mondays, rng
-        self.end = self.at(len(mondays) - 1, 6, 22)
+        self.end = self.at(len(mondays) - 1, (deadline - mondays[-1]).days, 22)  # the deadline's evening
 
     def at(self, week: int, day: int, hour: int, minute: int = 0) -> datetime:
         """Beijing wall-clock time in UTC, as every timestamp is stored."""
@@ -68,7 +68,8 @@ class Calendar:
 
     def office_moment(self, week: int) -> datetime:
         """A random moment of office hours (09:00-17:30) on a weighted day of the week."""
-        day = self.rng.choices(range(7), DAY_WEIGHTS)[0]
+        days = [d for d in range(7) if self.at(week, d, 18) < self.end]
+        day = self.rng.choices(days, DAY_WEIGHTS[:len(days)])[0]
         return self.at(week, day, 9) + timedelta(minutes=self.rng.randrange(510))
 
     def later(self, start: datetime, mean_days: float) -> datetime:

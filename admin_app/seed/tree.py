@@ -31,7 +31,7 @@ EDITION = dict(number=8, name="第八届中国国际进口博览会", start_date
                reuse_fee_percent=50, transfer_deadline=date(2025, 10, 12), qr_deadline=date(2025, 10, 15),
                b2b_deadline=date(2025, 10, 15), is_current=True)
 OFFICIAL_POSITIONS = ("处长", "副处长", "科长", "副科长", "一级主任科员", "二级主任科员")
-# Accounts whose names the seed's own users take; `flask demo` creates the sign-in accounts beside them.
+# The seed's own acting accounts are demo-data-<key>, apart from the sign-in accounts `flask demo` creates.
 ACCOUNT_PREFIX = "demo-data-"
 
 
@@ -67,9 +67,14 @@ def sub_delegation_allowances(target: int) -> dict:
             "copay_budget": Decimal(target * 150)}
 
 
+def registration_deadline(edition: ExpoEdition) -> date:
+    """The edition's registration deadline: its transfer-payment deadline, else 12 October 2025."""
+    return edition.transfer_deadline or EDITION["transfer_deadline"]
+
+
 def registration_weeks(edition: ExpoEdition) -> list[date]:
-    """Mondays of the WEEKS weeks up to the registration deadline (the transfer deadline, else 12 Oct 2025)."""
-    deadline = edition.transfer_deadline or EDITION["transfer_deadline"]
+    """Mondays of the WEEKS weeks up to the registration deadline, the last one the deadline's week."""
+    deadline = registration_deadline(edition)
     last_monday = deadline - timedelta(days=deadline.weekday())
     return [last_monday - timedelta(weeks=WEEKS - 1 - w) for w in range(WEEKS)]
 
