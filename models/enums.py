@@ -146,3 +146,19 @@ class OutboxState(LabeledEnum):
     PENDING = ("pending", "待发送", "Pending")
     SENT = ("sent", "已发送", "Sent")
     FAILED = ("failed", "发送失败", "Failed")
+
+
+class PaymentState(LabeledEnum):
+    """A payment's own state: vouchers are submitted, then verified or rejected; gateway payments are recorded."""
+
+    SUBMITTED = ("submitted", "凭证待审核", "Voucher submitted")
+    VERIFIED = ("verified", "已核验", "Verified")
+    REJECTED = ("rejected", "已驳回", "Rejected")
+    RECORDED = ("recorded", "已到账", "Recorded")
+
+
+class PartyKind(LabeledEnum):
+    """Who paid or whom an invoice is made out to (seeds: 汇款方 / 发票抬头 单位 或 个人)."""
+
+    ORGANIZATION = ("organization", "单位", "Organisation")
+    INDIVIDUAL = ("individual", "个人", "Individual")
