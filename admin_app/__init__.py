@@ -18,7 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     _check_secret_key(app)
     _configure_uploads(app)
 
-    from admin_app import auth, cli, i18n, security, theme
+    from admin_app import auth, cli, errors, i18n, security, theme
     from admin_app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     theme.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
+    errors.init_app(app)
     cli.init_app(app)
 
     from views import init_admin

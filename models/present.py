@@ -1,15 +1,19 @@
-"""How the domain is shown to a person, without a request: masking of personal data and readable
-sentences for the database constraints that refused a change.
+"""How the domain is shown to a person, without a request: masking of personal data, readable
+sentences for the database constraints that refused a change, labels, times and audit entries in words.
 
 Plain functions of (column or error, role, lang); views, CLI, importers and reports call them.
 """
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, Enum, Index, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, Index, UniqueConstraint, inspect, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.util import identity_key
 
 from models.base import Base
 from models.enums import Role
@@ -221,11 +225,19 @@ def database_error_message(exc: BaseException, lang: str = "zh") -> str:
 # Labels in a language: enums, fields and audit actions
 # --------------------------------------------------------------------------------------------------
 
+# Usage columns the quota module derives (column_property): no table column carries their label.
+DERIVED_LABELS: dict[str, tuple[str, str]] = {
+    "vip_used": ("VIP已用", "VIP used"),
+    "staff_used": ("工作人员已用", "Staff used"),
+    "copay_used": ("统付已用（元）", "Co-payment used (CNY)"),
+}
+
 # Audit actions that are not workflow transitions (those take their transition's label).
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "created": ("新建", "Created"),
     "edited": ("修改", "Edited"),
     "password_reset": ("重置密码", "Password reset"),
+    "password_changed": ("修改密码", "Password changed"),
 }
 
 
@@ -238,12 +250,23 @@ def enum_label(member, lang: str = "zh") -> str:
 
 def field_label(model, key: str, lang: str = "zh") -> str:
     """The label of a model's column (or relationship) in the language; the key when it has none."""
+    pair = label_pair(model, key)
+    return _pick(pair, lang) if pair else key
+
+
+def label_pair(model, key: str) -> tuple[str, str] | None:
+    """(zh, en) label of a column, a relationship (its own, else its foreign key's) or a derived column."""
     column = model.__table__.c.get(key)
-    info = column.info if column is not None else {}
-    if "label" not in info:
-        relationship = getattr(model, key, None)
-        info = getattr(getattr(relationship, "property", None), "info", None) or {}
-    return _pick(info["label"], lang) if "label" in info else key
+    if column is not None and "label" in column.info:
+        return column.info["label"]
+    relationship = inspect(model).relationships.get(key)
+    if relationship is not None:
+        if "label" in relationship.info:
+            return relationship.info["label"]
+        for local in relationship.local_columns:  # delegation -> delegation_id: 交易团
+            if "label" in local.info and local.table is model.__table__:
+                return local.info["label"]
+    return DERIVED_LABELS.get(key)
 
 
 def action_label(action: str, lang: str = "zh") -> str:
@@ -258,3 +281,332 @@ def action_label(action: str, lang: str = "zh") -> str:
     if verb in ACTION_LABELS:
         return _pick(ACTION_LABELS[verb], lang)
     return action
+
+
+# --------------------------------------------------------------------------------------------------
+# Times, yes/no and the language names
+# --------------------------------------------------------------------------------------------------
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+YES_NO = (("是", "Yes"), ("否", "No"))
+EMPTY = ("（空）", "(empty)")
+SYSTEM = ("系统", "System")  # the actor of entries written by the CLI, importers and jobs
+# The interface languages a user may choose, each named in itself.
+LOCALE_NAMES: dict[str, str] = {"zh_CN": "中文", "en": "English"}
+
+
+def beijing(value: datetime) -> datetime:
+    """A stored time in Beijing time; a naive one (SQLite drops the zone) is UTC, as every time is stored."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(BEIJING)
+
+
+def beijing_minute(value) -> str:
+    """2025-10-09 14:05: a time as people read it, in Beijing time to the minute ('' for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = _parse_time(value)
+        if isinstance(value, str):
+            return value
+    return beijing(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _parse_time(text: str):
+    """A time the audit log keeps as text ('2025-10-12 13:05:00+08:00'); the text itself if it is none."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def yes_no(value, lang: str = "zh") -> str:
+    """是 / 否 (Yes / No)."""
+    return _pick(YES_NO[0] if value else YES_NO[1], lang)
+
+
+def locale_name(code: str | None, lang: str = "zh") -> str:
+    """中文 / English for a stored interface language; the default language when none is set."""
+    if not code:
+        return _pick(("默认（中文）", "Default (Chinese)"), lang)
+    return LOCALE_NAMES.get(code, code)
+
+
+# --------------------------------------------------------------------------------------------------
+# Objects of the audit log and the outbox: what they are, their states and their parameters in words
+# --------------------------------------------------------------------------------------------------
+
+# Singular names of the object types the audit log and the outbox refer to (models' __label__ are plural).
+OBJECT_LABELS: dict[str, tuple[str, str]] = {
+    "organization": ("单位", "Organisation"),
+    "person": ("参观人员", "Person"),
+    "org_address": ("快递地址", "Delivery address"),
+    "quota_allocation": ("额度预分配", "Quota pre-allocation"),
+    "deal_intention": ("意向成交", "Deal intention"),
+    "order": ("订单", "Order"),
+    "order_line": ("订单明细", "Order line"),
+    "payment": ("支付记录", "Payment"),
+    "invoice": ("发票", "Invoice"),
+    "refund": ("退款", "Refund"),
+    "sub_delegation": ("交易分团", "Sub-delegation"),
+    "delegation": ("交易团", "Delegation"),
+    "expo_edition": ("展会届次", "Expo edition"),
+    "user": ("管理用户", "User"),
+}
+# Outbox templates by what the message says; a template not listed is named after its transition.
+TEMPLATE_LABELS: dict[str, tuple[str, str]] = {
+    "person_please_pay": ("缴费通知", "Please-pay notice"),
+    "person_review_failed": ("人员审核不通过通知", "Review failed notice"),
+    "organization_approved": ("单位审核通过通知", "Approval notice"),
+    "organization_returned": ("单位退回修改通知", "Return-for-edit notice"),
+    "organization_rejected": ("单位审核不通过通知", "Rejection notice"),
+}
+# Parameters of entries whose transition is unknown (an action since renamed): still in words.
+COMMON_PARAM_LABELS: dict[str, tuple[str, str]] = {
+    "reason": ("原因", "Reason"),
+    "sub_delegation_id": ("交易分团", "Sub-delegation"),
+    "label": ("人员标签", "Label"),
+    "amount": ("金额", "Amount"),
+}
+# The generated path of a stored upload (licence/<hex>.jpg), as the audit log keeps it.
+STORED_FILE = re.compile(r"^[a-z]+/(?:[\w.-]+/)*[\w-]+\.(jpg|jpeg|png|pdf)$", re.IGNORECASE)
+# Columns that name a row, in the order they are tried (orders by number, users by display name).
+NAME_COLUMNS = ("name", "display_name", "username", "number", "title", "address")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@lru_cache(maxsize=None)
+def _models_by_type() -> dict[str, type]:
+    """{object type: mapped class}: the class name in snake case (OrgAddress -> org_address) and the table name."""
+    out = {}
+    for mapper in Base.registry.mappers:
+        cls = mapper.class_
+        out.setdefault(cls.__tablename__, cls)
+        out[_snake(cls.__name__)] = cls  # 'order' is Order although its table is badge_order
+    return out
+
+
+def model_for(object_type: str | None):
+    """The mapped class an audit or outbox object type names, or None."""
+    return _models_by_type().get(object_type or "")
+
+
+def object_type_of(model) -> str | None:
+    """The object type the audit log files a class's rows under (OrgAddress -> org_address), if it files them."""
+    object_type = _snake(model.__name__)
+    return object_type if object_type in OBJECT_LABELS else None
+
+
+def object_label(object_type: str | None, lang: str = "zh") -> str:
+    """'organization' -> 单位: what an audit or outbox entry is about."""
+    pair = OBJECT_LABELS.get(object_type or "")
+    if pair is None:
+        model = model_for(object_type)
+        pair = getattr(model, "__label__", None)
+    return _pick(pair, lang) if pair else (object_type or "")
+
+
+def state_label(object_type: str | None, value: str | None, lang: str = "zh") -> str:
+    """A stored state value as its label ('returned' -> 退回修改); the value itself if the type has no such state."""
+    if not value:
+        return ""
+    model = model_for(object_type)
+    column = model.__table__.c.get("state") if model is not None else None
+    enum_cls = getattr(getattr(column, "type", None), "enum_class", None)
+    try:
+        return enum_label(enum_cls(value), lang) if enum_cls else value
+    except ValueError:
+        return value
+
+
+def state_change(object_type: str | None, from_state: str | None, to_state: str | None, lang: str = "zh") -> str:
+    """「待审核 → 退回修改」; one label when the state stayed (or there was none before)."""
+    after = state_label(object_type, to_state, lang)
+    before = state_label(object_type, from_state, lang)
+    if not before or before == after:
+        return after or before
+    return f"{before} → {after}" if after else before
+
+
+def template_label(template: str | None, channel=None, lang: str = "zh") -> str:
+    """'person_please_pay' -> 缴费通知（短信）: an outbox template by what it says, and how it is sent."""
+    pair = TEMPLATE_LABELS.get(template or "") or _notice_of_transition(template)
+    words = _pick(pair, lang) if pair else (template or "")
+    if channel is None:
+        return words
+    how = enum_label(channel, lang) if hasattr(channel, "zh") else str(channel)
+    return f"{words}（{how}）" if not _english(lang) else f"{words} ({how})"
+
+
+def _notice_of_transition(template: str | None) -> tuple[str, str] | None:
+    """A template no one named: the notice of the transition that sends it (退回修改 -> 退回修改通知)."""
+    for transition in _transitions():
+        if transition.notify and transition.notify.template == template:
+            return transition.label[0] + "通知", transition.label[1] + " notice"
+    return None
+
+
+def _transitions():
+    from models.workflows import WORKFLOWS  # the workflows import the domain, which imports this module
+
+    return [t for workflow in WORKFLOWS.values() for t in workflow.transitions]
+
+
+def _english(lang: str | None) -> bool:
+    return str(lang or "zh").startswith("en")
+
+
+def actor_name(actor, lang: str = "zh") -> str:
+    """Who made a change: the user's name, or 系统 for the CLI, importers and jobs."""
+    return str(actor) if actor is not None else _pick(SYSTEM, lang)
+
+
+# --- parameters ---------------------------------------------------------------------------------------
+
+
+def _declared_params(action: str | None) -> dict:
+    """{name: Param} of the transition that wrote this audit action."""
+    for transition in _transitions():
+        if transition.audit_action == action:
+            return {p.name: p for p in transition.params}
+    return {}
+
+
+def template_action(template: str | None) -> str | None:
+    """The audit action of the transition whose message uses this outbox template (its parameters are the same)."""
+    return next((t.audit_action for t in _transitions() if t.notify and t.notify.template == template), None)
+
+
+def _param_label(model, key: str, param, lang: str) -> str:
+    """A parameter's label: the transition's own, else the column's, else a common one, else the key."""
+    if param is not None:
+        return _pick(param.label, lang)
+    pair = (label_pair(model, key) if model is not None else None) or COMMON_PARAM_LABELS.get(key)
+    return _pick(pair, lang) if pair else key
+
+
+def _is_edit(action: str | None) -> bool:
+    return (action or "").rpartition(".")[2] == "edited"
+
+
+def _referenced_model(model, key: str, param=None):
+    """The class of the rows a parameter names by id (sub_delegation_id -> SubDelegation), or None."""
+    if param is not None and param.kind == "sub_delegation":
+        return model_for("sub_delegation")
+    if model is None:
+        return None
+    column = model.__table__.c.get(key)
+    if column is not None:
+        for fk in column.foreign_keys:
+            return model_for(fk.column.table.name)
+        return None
+    relationship = inspect(model).relationships.get(key)
+    return relationship.mapper.class_ if relationship is not None else None
+
+
+def _ids(value) -> list[int]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [int(v) for v in values if isinstance(v, int) or (isinstance(v, str) and v.isdigit())]
+
+
+def referenced_ids(object_type: str | None, action: str | None, params: dict | None) -> dict[type, set[int]]:
+    """{class: ids} of the rows an entry's parameters name by id, so a page looks their names up at once."""
+    model, declared, wanted = model_for(object_type), _declared_params(action), {}
+    for key, value in (params or {}).items():
+        target = _referenced_model(model, key, declared.get(key))
+        if target is None:
+            continue
+        values = value if _is_edit(action) and isinstance(value, list) else [value]
+        for item in values:
+            wanted.setdefault(target, set()).update(_ids(item))
+    return wanted
+
+
+def name_column(model):
+    """The column that names a row of this class (None: rows are named by their id)."""
+    return next((getattr(model, c) for c in NAME_COLUMNS if c in model.__table__.c), None)
+
+
+def row_names(session, wanted: Mapping[type, Iterable[int]]) -> dict[tuple[type, int], str]:
+    """{(class, id): name} of the wanted rows: those the session already holds cost nothing (a list's own
+    sub-delegations), the rest one query per class, whatever the number of entries."""
+    names = {}
+    for model, ids in wanted.items():
+        column = name_column(model)
+        if column is None:
+            continue
+        missing = []
+        for row_id in sorted(set(ids)):
+            held = session.identity_map.get(identity_key(model, row_id))
+            if held is not None and column.key in held.__dict__:  # loaded, not expired: no query to read it
+                names[(model, row_id)] = str(held.__dict__[column.key])
+            else:
+                missing.append(row_id)
+        if missing:
+            for row_id, name in session.execute(select(model.id, column).where(model.id.in_(missing))):
+                names[(model, row_id)] = str(name)
+    return names
+
+
+def describe_params(object_type: str | None, action: str | None, params: dict | None, lang: str = "zh",
+                    names: Mapping[tuple[type, int], str] | None = None,
+                    masked: Mapping[str, str] | None = None) -> list[str]:
+    """An entry's parameters in words: 「退回修改意见：材料不全」, 「目标交易分团：珠海市」, and edits as
+    「联系人手机：138****8000 → 139****9000」. Personal values are masked when written; `masked` ({key: MASK |
+    YEAR}, as masked_columns gives it for the reader's role) hides what that reader may not see even so."""
+    model, declared, names, masked = model_for(object_type), _declared_params(action), names or {}, masked or {}
+    out = []
+    for key, value in (params or {}).items():
+        param = declared.get(key)
+        label = _param_label(model, key, param, lang)
+        if _is_edit(action) and isinstance(value, list) and len(value) == 2:
+            words = " → ".join(_seen(value_words(model, key, v, lang, names, param), masked.get(key)) for v in value)
+        else:
+            words = _seen(value_words(model, key, value, lang, names, param), masked.get(key))
+        out.append(f"{label}: {words}" if _english(lang) else f"{label}：{words}")
+    return out
+
+
+def _seen(words: str, kind: str | None) -> str:
+    """Words of a personal value as a reader with this masking kind sees them: a year at most for YEAR
+    columns (a value masked when written no longer has one), masked for MASK columns."""
+    if kind is None or words == "" or words in EMPTY:
+        return words
+    if kind == YEAR:
+        year = re.match(r"^(\d{4})-\d{2}-\d{2}$", words)
+        return year.group(1) if year else "****"
+    return words if "*" in words else mask(words)
+
+
+def value_words(model, key: str, value, lang: str = "zh", names: Mapping | None = None, param=None) -> str:
+    """One stored parameter value in words: names for ids, labels for enum values, 是/否, Beijing times."""
+    if value is None or value == "" or value == []:
+        return _pick(EMPTY, lang)
+    target = _referenced_model(model, key, param)
+    if target is not None:
+        return "、".join((names or {}).get((target, i)) or f"#{i}" for i in _ids(value)) or str(value)
+    if isinstance(value, list):
+        return "、".join(value_words(model, key, v, lang, names, param) for v in value)
+    if isinstance(value, bool):
+        return yes_no(value, lang)
+    column = model.__table__.c.get(key) if model is not None else None
+    kind = getattr(column, "type", None)
+    if getattr(kind, "enum_class", None):
+        try:
+            return enum_label(kind.enum_class(value), lang)
+        except ValueError:
+            return str(value)
+    if isinstance(kind, Boolean):
+        return yes_no(value in (1, "1", "true", "True"), lang)
+    if isinstance(kind, DateTime):
+        return beijing_minute(str(value))
+    if model is not None and model.__tablename__ == "admin_user" and key == "locale":
+        return locale_name(value, lang)
+    stored = STORED_FILE.match(str(value))
+    if stored:  # a stored upload's generated path says nothing to a reader: that there is a file, and its type
+        return _pick((f"已上传（{stored.group(1)}）", f"uploaded ({stored.group(1)})"), lang)
+    return str(value)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import OrderedDict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from flask import after_this_request, flash, has_request_context, request, send_file
+from flask import after_this_request, flash, g, has_request_context, request, send_file, url_for
 from flask_admin import expose
 from flask_admin._compat import as_unicode
 from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList, FilterNotEqual
+from markupsafe import Markup
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import Date, DateTime, false, inspect, or_, select
 from sqlalchemy.orm import joinedload
@@ -18,13 +19,31 @@ from sqlalchemy.orm import joinedload
 from models import AuditEntry
 from models.base import LabeledEnum
 from models.columns import type_range
-from models.present import masked_columns, masking, shown
+from models.present import (action_label, actor_name, beijing, beijing_minute, describe_params, label_pair,
+                            masked_columns, masking, model_for, object_type_of, referenced_ids, row_names, shown,
+                            state_change, yes_no)
 from reports.xlsx import write_table
-from views.filters import DeletedFilter
-from views.i18n import english, enum_label, pick, tr
-from views.search import ANYWHERE, CASEFOLD, EXACT, LEADING, PREFIX, column_condition, describe, search_terms
-from views.common import MAX_PAGE, clean_text, current_role, table_column
+from views.i18n import enum_label, pick, tr
+from views.common import MAX_PAGE, clean_text, current_role, lang, table_column
 from views.forms import is_finite
+
+
+def _joined(values) -> str:
+    return "、".join(str(v) for v in values)
+
+
+# Values by type as people read them, in lists and on details pages (Flask-Admin shows True, None, UTC
+# times to the microsecond and enum names): 是/否, Beijing time to the minute, labels, names joined.
+TYPE_FORMATTERS = {
+    type(None): lambda view, value, name: "",
+    bool: lambda view, value, name: yes_no(value, lang()),
+    datetime: lambda view, value, name: beijing_minute(value),
+    date: lambda view, value, name: value.isoformat(),
+    LabeledEnum: lambda view, value, name: enum_label(value),
+    list: lambda view, value, name: _joined(value),
+    tuple: lambda view, value, name: _joined(value),
+    dict: lambda view, value, name: "；".join(f"{k}：{v}" for k, v in value.items()),
+}
 
 
 class Listing:
@@ -45,92 +64,27 @@ class Listing:
     def _sortable_columns(self, value):
         self._all_sortable_columns = value
 
-    # --- search: how each column is matched is declared on the view (views/search.py) -----------
-    search_anywhere: tuple[str, ...] = ()  # of search_prefix: by any part
-    search_leading: tuple[str, ...] = ()  # of search_exact: also by a leading part of LEADING_MIN+ characters
-    search_casefold: tuple[str, ...] = ()  # of search_exact: in upper case
-
-    def search_how(self, name: str) -> str:
-        """How a searchable column is matched: ANYWHERE, PREFIX, LEADING, CASEFOLD or EXACT."""
-        if name in self.search_prefix:
-            return ANYWHERE if name in self.search_anywhere else PREFIX
-        if name in self.search_leading:
-            return LEADING
-        return CASEFOLD if name in self.search_casefold else EXACT
-
-    def searchable_columns(self) -> list[str]:
-        """Search columns the current user may search by (none they see masked)."""
+    def exact_search_columns(self) -> list[str]:
+        """Exactly matched search columns the current user may search by (none they see masked)."""
         hidden = self.masked_for_user()
-        return [c for c in (*self.search_prefix, *self.search_exact) if c not in hidden]
+        return [c for c in self.search_exact if c not in hidden]
 
     def search_placeholder(self):
-        """What the box searches, and how: 单位名称（任意部分）、统一社会信用代码或联系人手机（前6位起）."""
-        columns = [(str(self.column_labels.get(c, c)), self.search_how(c)) for c in self.searchable_columns()]
-        return describe(columns, english()) or None
+        names = list(self.search_prefix) + self.exact_search_columns()
+        return ", ".join(str(self.column_labels.get(n, n)) for n in names) or None
 
+    # --- search ---------------------------------------------------------------------------------
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Every typed word must match one searchable column, the way that column is searched."""
-        dialect = self.db_session.get_bind().dialect.name
-        columns = [(getattr(self.model, c), self.search_how(c)) for c in self.searchable_columns()]
-        for term in search_terms(search):
-            conditions = [column_condition(column, how, term, dialect) for column, how in columns]
+        """Name by prefix (index-friendly), codes, ID numbers and mobiles exactly (never a masked column)."""
+        exact = self.exact_search_columns()
+        for term in clean_text(search).split():
+            conditions = [getattr(self.model, c).startswith(term, autoescape=True) for c in self.search_prefix]
+            conditions += [getattr(self.model, c) == term for c in exact]
             condition = or_(*conditions) if conditions else false()
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
-
-    # --- the list query: hidden rows until a filter asks, search, filters; figures with the count -
-    def list_figures(self) -> dict:
-        """{name: scalar SQL} the list page shows beside its rows (a quota counter, the edition's days).
-
-        They are read in the count statement: a list page costs three statements (user, count, rows).
-        """
-        return {}
-
-    def figures(self) -> dict:
-        """The figures read with this request's count; empty before it, or on a list without a count."""
-        return self._template_args.get("list_figures", {})
-
-    def hidden_until_asked(self, filters) -> list:
-        """Conditions keeping out the rows a filter must ask for (deleted organisations) unless one does."""
-        asked = {id(self._filters[idx]) for idx, _, _ in filters or ()}
-        return [~flt.hidden() for flt in self._filters or ()
-                if isinstance(flt, DeletedFilter) and id(flt) not in asked]
-
-    def narrow(self, query, count_query, joins, count_joins, search, filters):
-        """The rows a list shows (and its export and 'all matching' act on): hidden rows out, search, filters."""
-        for condition in self.hidden_until_asked(filters):
-            query = query.filter(condition)
-            if count_query is not None:
-                count_query = count_query.filter(condition)
-        if self._search_supported and search:
-            query, count_query, joins, count_joins = self._apply_search(query, count_query, joins, count_joins,
-                                                                        search)
-        if filters and self._filters:
-            query, count_query, joins, count_joins = self._apply_filters(query, count_query, joins, count_joins,
-                                                                         filters)
-        return query, count_query, joins, count_joins
-
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """Flask-Admin's (count, rows of the page), narrowed as above, the figures read with the count."""
-        count_query = None if self.simple_list_pager else self.get_count_query()
-        query, count_query, joins, _ = self.narrow(self.get_query(), count_query, {}, {}, search, filters)
-        count = self.read_count(count_query) if count_query is not None else None
-        for relation in self._auto_joins:
-            query = query.options(joinedload(relation))
-        query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
-        query = self._apply_pagination(query, page, page_size)
-        return count, (query.all() if execute else query)
-
-    def read_count(self, count_query) -> int:
-        """The number of matching rows; the page's figures come in the same statement and stay for the template."""
-        figures = self.list_figures()
-        if not figures:
-            return count_query.scalar()
-        row = count_query.add_columns(*figures.values()).one()
-        self._template_args["list_figures"] = dict(zip(figures, row[1:]))
-        return row[0]
 
     # --- URL parameters: odd values are ignored with a notice, never a database error ------------
     def _get_list_extra_args(self):
@@ -140,7 +94,7 @@ class Listing:
         sort = self._get_column_by_idx(args.sort)
         if sort is not None and sort[0] in self.masked_for_user():
             args.sort = None  # the default order instead
-        hidden = [c for c in (*self.search_prefix, *self.search_exact) if c in self.masked_for_user()]
+        hidden = [c for c in self.search_exact if c in self.masked_for_user()]
         if args.search and hidden:
             names = "、".join(str(self.column_labels.get(c, c)) for c in hidden)
             flash(pick((f"您的角色不能按{names}搜索，已按其余字段搜索",
@@ -168,10 +122,7 @@ class Listing:
         return [f for _, f in sorted(filters, key=lambda f: f[0])]
 
     def filter_refused(self, flt) -> bool:
-        """True for a filter on a column the current user sees masked (it would confirm a guess), or one
-        that says it is not for this user (deleted rows for those who never see them)."""
-        if getattr(flt, "refused", None) and flt.refused():
-            return True
+        """True for a filter on a column the current user sees masked (it would confirm a guess)."""
         return bool(masking(table_column(getattr(flt, "column", None)), current_role()))
 
     def filter_problem(self, flt, value: str) -> str | None:
@@ -204,20 +155,17 @@ class Listing:
         return None
 
     def _get_filter_groups(self):
-        """The filter menu without the filters the current user may not use; options read for this request
-        (the edition's entry days) filled in."""
+        """The filter menu without the filters the current user may not use."""
         groups = super()._get_filter_groups()
         if not groups:
             return groups
-        for items in groups.values():
-            for item in items:
-                flt = self._filters[item["index"]]
-                if hasattr(flt, "options_now"):
-                    item["options"] = [(k, str(v)) for k, v in flt.options_now(self)] or None
         return OrderedDict((name, items) for name, items in groups.items()
                            if not any(self.filter_refused(self._filters[i["index"]]) for i in items))
 
     # --- presentation ---------------------------------------------------------------------------
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = TYPE_FORMATTERS
+
     def generated_formatters(self, model) -> dict:
         """Enum labels in the current language; personal data as the current user may see it."""
         formatters = {}
@@ -240,17 +188,24 @@ class Listing:
         return filters
 
     def relation_and_date_filters(self, model) -> list:
-        """Sub-delegation by name (joined, no extra query on the list page) and every date column
-        (but the deletion time: the 「已删除」 filter asks for deleted rows)."""
+        """Sub-delegation by name (joined, no extra query on the list page) and every date column."""
         filters = ["sub_delegation.name"] if "sub_delegation" in inspect(model).relationships else []
         filters += [c.key for c in model.__table__.columns
-                    if isinstance(c.type, (Date, DateTime)) and c.key not in ("updated_at", "deleted_at")]
+                    if isinstance(c.type, (Date, DateTime)) and c.key != "updated_at"]
         return filters
 
+    # Columns whose cell is words made from the row (the audit log's action, states and parameters):
+    # {name: function(view, row) -> plain value}, used by the export; the list uses column_formatters.
+    export_words: dict = {}
+
     def export_row(self, obj, columns) -> list:
-        """Plain values of one row for xlsx: enum labels, masked personal data, related rows by name."""
+        """Plain values of one row for xlsx: labels, 是/否, masked personal data, related rows by name, and
+        times as real datetimes in Beijing time."""
         out = []
         for name in columns:
+            if name in self.export_words:
+                out.append(self.export_words[name](self, obj))
+                continue
             value = obj
             for part in name.split("."):
                 value = getattr(value, part, None) if value is not None else None
@@ -259,10 +214,14 @@ class Listing:
                 value = enum_label(value)
             elif column is not None and column.info.get("sensitive"):
                 value = shown_to_user(column, value)
+            elif isinstance(value, bool):
+                value = yes_no(value, lang())
+            elif isinstance(value, datetime):
+                value = beijing(value)  # the sheet drops the zone: Beijing wall time, as the pages show
             elif hasattr(value, "__table__"):
                 value = str(value)
             elif isinstance(value, (list, tuple, set)):  # a collection (e.g. a user's sub-delegations)
-                value = "、".join(str(v) for v in value)
+                value = _joined(value)
             out.append(value)
         return out
 
@@ -271,9 +230,12 @@ class Listing:
         return self.list_options()
 
     def export_query(self, view_args):
-        """The list's rows as the user sees them (scope, hidden rows, search, filters, order), without paging."""
-        query = self.scoped_query().options(*self.export_options())
-        query, _, joins, _ = self.narrow(query, None, {}, {}, view_args.search, view_args.filters)
+        """The list's rows as the user sees them (scope, search, filters, order), without paging."""
+        query, joins = self.scoped_query().options(*self.export_options()), {}
+        if self._search_supported and view_args.search:
+            query, _, joins, _ = self._apply_search(query, None, joins, {}, view_args.search)
+        if view_args.filters and self._filters:
+            query, _, joins, _ = self._apply_filters(query, None, joins, {}, view_args.filters)
         for relation in self._auto_joins:
             if not relation.property.uselist:  # rows named by a related row: joined; collections stream
                 query = query.options(joinedload(relation))
@@ -303,14 +265,53 @@ class Listing:
         filename = f"{self.endpoint}_{datetime.now():%Y%m%d_%H%M}.xlsx"
         return send_file(path, as_attachment=True, download_name=filename)
 
-    def history(self, obj) -> list[AuditEntry]:
-        """Audit entries of one object, newest first."""
-        object_type = getattr(self, "object_type", None)
+    def history(self, obj) -> list[dict]:
+        """Audit entries of one object, newest first, in words: when, who, what, states and parameters."""
+        object_type = self.history_type()
         if not object_type:
             return []
-        return list(self.db_session.scalars(select(AuditEntry).where(
+        entries = list(self.db_session.scalars(select(AuditEntry).options(joinedload(AuditEntry.actor)).where(
             AuditEntry.object_type == object_type, AuditEntry.object_id == obj.id
         ).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(500)))
+        names, language = self.param_names(entries), lang()
+        return [{"at": beijing_minute(e.at), "actor": actor_name(e.actor, language),
+                 "action": action_label(e.action, language),
+                 "states": state_change(e.object_type, e.from_state, e.to_state, language),
+                 "params": describe_params(e.object_type, e.action, e.params, language, names,
+                                           self.masked_in_entries(e.object_type))} for e in entries]
+
+    def masked_in_entries(self, object_type: str | None) -> dict[str, str]:
+        """{key: MASK | YEAR} of an object type's personal values the current user sees masked in entries."""
+        model = model_for(object_type)
+        return masked_columns(model, current_role()) if model is not None else {}
+
+    def history_type(self) -> str | None:
+        """The object type of this view's rows in the audit log (None: its rows have no history)."""
+        return getattr(self, "object_type", None) or object_type_of(self.model)
+
+    def param_names(self, entries, action=lambda entry: entry.action) -> dict:
+        """Names of the rows the entries' parameters name by id (sub_delegation_id -> 珠海市): one query per kind
+        of row for all the entries, kept for the request, so a page's cells ask for nothing more."""
+        known = g.setdefault("dd_row_names", {})
+        wanted: dict = {}
+        for entry in entries:
+            for model, ids in referenced_ids(entry.object_type, action(entry), entry.params).items():
+                wanted.setdefault(model, set()).update(i for i in ids if (model, i) not in known)
+        wanted = {model: ids for model, ids in wanted.items() if ids}
+        if wanted:
+            known.update(dict.fromkeys(((m, i) for m, ids in wanted.items() for i in ids), None))
+            known.update(row_names(self.db_session, wanted))
+        return known
+
+    def object_link(self, object_type: str | None, object_id):
+        """The id of the object an entry is about, linked to its details page when the user may open it."""
+        model = model_for(object_type)
+        view = next((v for v in getattr(self.admin, "_views", ()) if model is not None
+                     and getattr(v, "model", None) is model and v.can_view_details and v.is_accessible()), None)
+        if view is None or object_id is None:
+            return object_id if object_id is not None else ""
+        return Markup('<a href="{}">{}</a>').format(url_for(f"{view.endpoint}.details_view", id=object_id),
+                                                    object_id)
 
     def details_extra(self, obj) -> dict:
         """Extra blocks for the details page (usage against quotas, ...)."""
@@ -321,8 +322,9 @@ class Listing:
         obj_id = request.args.get("id")
         if obj_id is not None:
             obj = self.get_one(obj_id)
-            self._template_args.update(history=self.history(obj), extra=self.details_extra(obj),
-                                       enum_label=enum_label)
+            self._template_args.update(extra=self.details_extra(obj), enum_label=enum_label)
+            if self.history_type():  # the audit log's own pages have no history of their own
+                self._template_args.update(history=self.history(obj))
         return super().details_view()
 
 
@@ -335,15 +337,16 @@ def shown_to_user(column, value):
 
 
 def label_map(model) -> dict:
-    """Column and relationship labels from the models' (zh, en) info."""
+    """Column and relationship labels from the models' (zh, en) info: every attribute a page may show."""
     labels = {}
     mapper = inspect(model)
     for prop in mapper.attrs:
         info = getattr(prop, "info", None) or {}
         if not info.get("label") and hasattr(prop, "columns"):
             info = getattr(prop.columns[0], "info", None) or {}
-        if info.get("label"):
-            labels[prop.key] = tr(info["label"])
+        pair = info.get("label") or label_pair(model, prop.key)  # a relationship by its key, derived usage
+        if pair:
+            labels[prop.key] = tr(pair)
     labels["id"] = tr(("编号", "ID"))
     labels["sub_delegation.name"] = tr(("交易分团", "Sub-delegation"))
     return labels

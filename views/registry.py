@@ -10,12 +10,12 @@ from wtforms.validators import Length, Optional
 from models import (AuditEntry, Delegation, DealIntention, ExpoEdition, Invoice, Order, OrderLine, OrgAddress,
                     Organization, OutboxMessage, Payment, Person, QuotaAllocation, Refund, Role, SubDelegation, User)
 from models.delegation.operations import create_user, edit_user
+from models.present import (LOCALE_NAMES, OBJECT_LABELS, action_label, actor_name, describe_params, locale_name,
+                            object_label, state_change, template_action, template_label)
 from models.registration.quotas import organization_usage, sub_delegation_usage
-from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
+from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW, WORKFLOWS
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
-from views.dashboard import quota_figures, quota_line
-from views.edition_days import EntryDaysField, current_edition_days, edition_day_figures
-from views.filters import organization_filters, person_filters
+from views.common import lang
 from views.documents import DocumentsMixin
 from views.i18n import pick, tr
 from views.transitions import WorkflowActionsMixin
@@ -40,20 +40,6 @@ def usage_formatter(used_attr: str, quota_attr: str):
     return fmt
 
 
-def deleted_mark(attr: str | None = None):
-    """The cell's text, marked 「已删除」 when the row's organisation (the row itself, or its `attr`) is deleted."""
-
-    def fmt(view, context, model, name):
-        org = getattr(model, attr) if attr else model
-        text = escape(getattr(model, name))
-        if org is None or org.deleted_at is None:
-            return text
-        mark = escape(pick(("已删除", "Deleted")))
-        return Markup(f'<span class="badge badge-secondary dd-deleted">{mark}</span> <s>{text}</s>')
-
-    return fmt
-
-
 class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     workflow = ORGANIZATION_WORKFLOW
     object_type = "organization"
@@ -63,14 +49,11 @@ class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
                     (Order, ("number", "state", "payment_method", "total_amount", "created_at")),
                     (DealIntention, ("exhibitor", "amount", "currency", "created_at")))
     write_roles = ADMINS
-    # Name, state, USCC and contact mobile stay visible without scrolling on a 1,440-pixel screen.
     column_list = ("name", "state", "uscc", "category", "sub_delegation", "contact_name", "contact_mobile",
                    "vip_quota", "staff_quota", "submitted_at")
     column_default_sort = ("id", True)
     search_prefix = ("name",)
-    search_anywhere = ("name",)  # 「传媒」 finds 「广州精芯传媒有限公司」
     search_exact = ("uscc", "contact_mobile")
-    search_leading = ("uscc", "contact_mobile")
     enum_filters = ("state", "category")
     column_filters_extra = ()
     form_columns = ("sub_delegation", "edition", "name", "uscc", "category", "region", "referral_code",
@@ -78,13 +61,8 @@ class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
                     "address", "industry", "purchase_intentions", "exhibition_areas", "vip_quota", "staff_quota",
                     "prior_edition")
     column_details_exclude_list = ()
-    column_formatters = {"name": deleted_mark(),
-                         "vip_quota": usage_formatter("vip_used", "vip_quota"),
+    column_formatters = {"vip_quota": usage_formatter("vip_used", "vip_quota"),
                          "staff_quota": usage_formatter("staff_used", "staff_quota")}
-
-    @property
-    def extra_filters(self):
-        return organization_filters()  # read once by ScopedModelView.__init__: new filter objects per view
 
     def list_options(self):
         return (undefer(Organization.vip_used), undefer(Organization.staff_used))
@@ -98,38 +76,16 @@ class PersonView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     object_type = "person"
     documents = {"photo": "photo"}  # upload field in the forms, served at /admin/person/photo/<id>
     write_roles = ADMINS
-    # Name, state, ID number and mobile stay visible without scrolling on a 1,440-pixel screen.
-    column_list = ("name", "state", "label", "copay", "organization", "sub_delegation", "id_type", "id_number",
-                   "mobile", "is_reuse")
+    column_list = ("name", "state", "label", "copay", "organization", "sub_delegation", "gender", "id_type",
+                   "id_number", "mobile", "is_reuse")
     column_default_sort = ("id", True)
     search_prefix = ("name",)
     search_exact = ("id_number", "mobile")
-    search_leading = ("mobile",)  # '138 0013-8000' finds 13800138000, so does '138001'
-    search_casefold = ("id_number",)  # a passport typed in lower case
-    enum_filters = ("state", "label", "copay", "region_type", "pickup")
-    column_formatters = {"organization": deleted_mark("organization")}
-    form_overrides = {"entry_days": EntryDaysField}
+    enum_filters = ("state", "label", "copay", "region_type")
     form_columns = ("organization", "name", "gender", "region_type", "id_type", "id_number", "birth_date",
                     "mobile", "email", "position", "entry_days", "pickup", "is_reuse", "prior_badge_number")
     form_ajax_refs = {"organization": {"fields": ("name", "uscc"), "page_size": 20}}
     scope_locked_fields = ("organization",)
-
-    def __init__(self, model, session, **kwargs):
-        # Entry days are ticked from the current edition's days, read through this view's session.
-        self.form_args = dict(getattr(self, "form_args", None) or {},
-                              entry_days={"days": lambda: current_edition_days(self.db_session)})
-        super().__init__(model, session, **kwargs)
-
-    @property
-    def extra_filters(self):
-        return person_filters()  # read once by ScopedModelView.__init__: new filter objects per view
-
-    def list_figures(self):
-        return {**quota_figures(current_user), **edition_day_figures()}
-
-    def figures_line(self, figures):
-        return quota_line(figures, current_user)
-
 
 class DealIntentionView(ScopedModelView):
     write_roles = ADMINS
@@ -169,7 +125,11 @@ class UserView(ScopedModelView):
     form_extra_fields = {"new_password": PasswordField(tr(("新密码", "New password")),
                                                        validators=[Optional(), Length(max=200)])}
     scope_locked_fields = ()
-    column_formatters = {"sub_delegations": lambda v, c, m, n: "、".join(s.name for s in m.sub_delegations)}
+    column_formatters = {"sub_delegations": lambda v, c, m, n: "、".join(s.name for s in m.sub_delegations),
+                         "locale": lambda v, c, m, n: locale_name(m.locale, lang())}
+    # The interface language is a choice (中文 or English, each named in itself), not free text.
+    form_choices = {"locale": list(LOCALE_NAMES.items())}
+    form_args = {"locale": {"blank_text": tr(("默认（中文）", "Default (Chinese)"))}}
 
     def list_options(self):
         return (joinedload(User.sub_delegations),)
@@ -189,10 +149,70 @@ class UserView(ScopedModelView):
             self.db_session, model, values, actor=current_user, password=form.new_password.data or None) or model))
 
 
+def _object_link(view, context, row, name):
+    """The object's id, linked to its details page."""
+    return view.object_link(row.object_type, row.object_id)
+
+
+def _words(function):
+    """A column formatter from a function of (view, row) that gives the cell's words."""
+    return lambda view, context, row, name: function(view, row)
+
+
+def _params_cell(describe):
+    """A list cell of parameters: the first two in words, all of them in the tooltip."""
+
+    def cell(view, context, row, name):
+        lines = describe(view, row)
+        if len(lines) <= 2:
+            return "；".join(lines)
+        more = pick((f"；等 {len(lines)} 项", f"; {len(lines)} in all"))
+        return Markup('<span title="{}">{}{}</span>').format("\n".join(lines), "；".join(lines[:2]), more)
+
+    return cell
+
+
+def _params_lines(describe):
+    """A details cell of parameters: one per line."""
+    return lambda view, context, row, name: Markup("<br>").join(describe(view, row))
+
+
+def _entry_params(view, row) -> list[str]:
+    return describe_params(row.object_type, row.action, row.params, lang(), view.param_names([row]),
+                           view.masked_in_entries(row.object_type))
+
+
+def _message_params(view, row) -> list[str]:
+    action = template_action(row.template)  # a message carries the parameters of the transition that wrote it
+    names = view.param_names([row], action=lambda message: template_action(message.template))
+    return describe_params(row.object_type, action, row.params, lang(), names, view.masked_in_entries(row.object_type))
+
+
+# The audit log and the outbox in words: what happened, to what, from which state to which, with what.
+ENTRY_WORDS = {
+    "actor": lambda view, row: actor_name(row.actor, lang()),
+    "action": lambda view, row: action_label(row.action, lang()),
+    "object_type": lambda view, row: object_label(row.object_type, lang()),
+    "states": lambda view, row: state_change(row.object_type, row.from_state, row.to_state, lang()),
+    "params": lambda view, row: "；".join(_entry_params(view, row)),
+}
+MESSAGE_WORDS = {
+    "template": lambda view, row: template_label(row.template, row.channel, lang()),
+    "object_type": lambda view, row: object_label(row.object_type, lang()),
+    "params": lambda view, row: "；".join(_message_params(view, row)),
+}
+
+
 class AuditView(ScopedModelView):
+    """The audit log in words; each entry's object links to its details page."""
+
     can_view_details = True
-    column_list = ("at", "actor", "action", "object_type", "object_id", "sub_delegation", "from_state", "to_state",
-                   "params")
+    column_list = ("at", "actor", "action", "object_type", "object_id", "sub_delegation", "states", "params")
+    column_details_list = column_list
+    column_labels = {"states": tr(("状态变化", "State change")), "params": tr(("内容", "Details"))}
+    column_formatters = dict({name: _words(words) for name, words in ENTRY_WORDS.items()},
+                             object_id=_object_link, params=_params_cell(_entry_params))
+    export_words = ENTRY_WORDS
     column_default_sort = ("id", True)
     search_exact = ("action", "object_type")
     column_filters_extra = ()
@@ -202,11 +222,38 @@ class AuditView(ScopedModelView):
         from flask_admin.contrib.sqla.filters import DateBetweenFilter, FilterEqual, IntEqualFilter
 
         self.extra_filters = (FilterEqual(User.username, tr(("操作人", "Actor"))),
-                              FilterEqual(AuditEntry.action, tr(("操作", "Action"))),
-                              FilterEqual(AuditEntry.object_type, tr(("对象类型", "Object type"))),
+                              FilterEqual(AuditEntry.action, tr(("操作", "Action")), options=action_options),
+                              FilterEqual(AuditEntry.object_type, tr(("对象类型", "Object type")),
+                                          options=object_type_options),
                               IntEqualFilter(AuditEntry.object_id, tr(("对象编号", "Object id"))),
                               DateBetweenFilter(AuditEntry.at, tr(("时间", "At"))))
         super().__init__(*args, **kwargs)
+        self.column_formatters_detail = dict(self.column_formatters, params=_params_lines(_entry_params))
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """A page of entries, with the names their parameters refer to looked up at once for the page."""
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        if execute:
+            self.param_names(rows)
+        return count, rows
+
+
+def action_options() -> list[tuple[str, str]]:
+    """The audit actions as a choice in words: each transition's, and creating and editing each kind of row."""
+    options = {t.audit_action: f"{object_label(w.object_type, lang())}：{pick(t.label)}"
+               for w in WORKFLOWS.values() for t in w.transitions}
+    for object_type in OBJECT_LABELS:
+        for verb in ("created", "edited"):
+            options.setdefault(f"{object_type}.{verb}", f"{object_label(object_type, lang())}："
+                                                          f"{action_label(f'{object_type}.{verb}', lang())}")
+    for verb in ("password_reset", "password_changed"):
+        options[f"user.{verb}"] = f"{object_label('user', lang())}：{action_label(f'user.{verb}', lang())}"
+    return list(options.items())
+
+
+def object_type_options() -> list[tuple[str, str]]:
+    """The kinds of rows the audit log and the outbox refer to, in words."""
+    return [(object_type, object_label(object_type, lang())) for object_type in OBJECT_LABELS]
 
 
 def read_only(model, roles=ALL_ROLES, **attrs):
@@ -254,7 +301,11 @@ VIEW_SPECS = [
     (AuditEntry, AuditView, RECORDS),
     (OutboxMessage, read_only(OutboxMessage, column_list=("created_at", "channel", "recipient", "template",
                                                           "object_type", "object_id", "sub_delegation", "state"),
-                              enum_filters=("state", "channel")), RECORDS),
+                              enum_filters=("state", "channel"), export_words=MESSAGE_WORDS,
+                              column_formatters=dict(
+                                  {name: _words(words) for name, words in MESSAGE_WORDS.items()},
+                                  object_id=_object_link,
+                                  params=_params_lines(_message_params))), RECORDS),
 ]
 
 
