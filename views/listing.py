@@ -23,7 +23,9 @@ from models.present import (action_label, actor_name, beijing, beijing_minute, d
                             masked_columns, masking, model_for, object_type_of, referenced_ids, row_names, shown,
                             state_change, yes_no)
 from reports.xlsx import write_table
-from views.i18n import enum_label, pick, tr
+from views.filters import DeletedFilter
+from views.i18n import english, enum_label, pick, tr
+from views.search import ANYWHERE, CASEFOLD, EXACT, LEADING, PREFIX, column_condition, describe, search_terms
 from views.common import MAX_PAGE, clean_text, current_role, lang, table_column
 from views.forms import is_finite
 
@@ -64,27 +66,92 @@ class Listing:
     def _sortable_columns(self, value):
         self._all_sortable_columns = value
 
-    def exact_search_columns(self) -> list[str]:
-        """Exactly matched search columns the current user may search by (none they see masked)."""
+    # --- search: how each column is matched is declared on the view (views/search.py) -----------
+    search_anywhere: tuple[str, ...] = ()  # of search_prefix: by any part
+    search_leading: tuple[str, ...] = ()  # of search_exact: also by a leading part of LEADING_MIN+ characters
+    search_casefold: tuple[str, ...] = ()  # of search_exact: in upper case
+
+    def search_how(self, name: str) -> str:
+        """How a searchable column is matched: ANYWHERE, PREFIX, LEADING, CASEFOLD or EXACT."""
+        if name in self.search_prefix:
+            return ANYWHERE if name in self.search_anywhere else PREFIX
+        if name in self.search_leading:
+            return LEADING
+        return CASEFOLD if name in self.search_casefold else EXACT
+
+    def searchable_columns(self) -> list[str]:
+        """Search columns the current user may search by (none they see masked)."""
         hidden = self.masked_for_user()
-        return [c for c in self.search_exact if c not in hidden]
+        return [c for c in (*self.search_prefix, *self.search_exact) if c not in hidden]
 
     def search_placeholder(self):
-        names = list(self.search_prefix) + self.exact_search_columns()
-        return ", ".join(str(self.column_labels.get(n, n)) for n in names) or None
+        """What the box searches, and how: 单位名称（任意部分）、统一社会信用代码或联系人手机（前6位起）."""
+        columns = [(str(self.column_labels.get(c, c)), self.search_how(c)) for c in self.searchable_columns()]
+        return describe(columns, english()) or None
 
-    # --- search ---------------------------------------------------------------------------------
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Name by prefix (index-friendly), codes, ID numbers and mobiles exactly (never a masked column)."""
-        exact = self.exact_search_columns()
-        for term in clean_text(search).split():
-            conditions = [getattr(self.model, c).startswith(term, autoescape=True) for c in self.search_prefix]
-            conditions += [getattr(self.model, c) == term for c in exact]
+        """Every typed word must match one searchable column, the way that column is searched."""
+        dialect = self.db_session.get_bind().dialect.name
+        columns = [(getattr(self.model, c), self.search_how(c)) for c in self.searchable_columns()]
+        for term in search_terms(search):
+            conditions = [column_condition(column, how, term, dialect) for column, how in columns]
             condition = or_(*conditions) if conditions else false()
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
+
+    # --- the list query: hidden rows until a filter asks, search, filters; figures with the count -
+    def list_figures(self) -> dict:
+        """{name: scalar SQL} the list page shows beside its rows (a quota counter, the edition's days).
+
+        They are read in the count statement: a list page costs three statements (user, count, rows).
+        """
+        return {}
+
+    def figures(self) -> dict:
+        """The figures read with this request's count; empty before it, or on a list without a count."""
+        return self._template_args.get("list_figures", {})
+
+    def hidden_until_asked(self, filters) -> list:
+        """Conditions keeping out the rows a filter must ask for (deleted organisations) unless one does."""
+        asked = {id(self._filters[idx]) for idx, _, _ in filters or ()}
+        return [~flt.hidden() for flt in self._filters or ()
+                if isinstance(flt, DeletedFilter) and id(flt) not in asked]
+
+    def narrow(self, query, count_query, joins, count_joins, search, filters):
+        """The rows a list shows (and its export and 'all matching' act on): hidden rows out, search, filters."""
+        for condition in self.hidden_until_asked(filters):
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        if self._search_supported and search:
+            query, count_query, joins, count_joins = self._apply_search(query, count_query, joins, count_joins,
+                                                                        search)
+        if filters and self._filters:
+            query, count_query, joins, count_joins = self._apply_filters(query, count_query, joins, count_joins,
+                                                                         filters)
+        return query, count_query, joins, count_joins
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """Flask-Admin's (count, rows of the page), narrowed as above, the figures read with the count."""
+        count_query = None if self.simple_list_pager else self.get_count_query()
+        query, count_query, joins, _ = self.narrow(self.get_query(), count_query, {}, {}, search, filters)
+        count = self.read_count(count_query) if count_query is not None else None
+        for relation in self._auto_joins:
+            query = query.options(joinedload(relation))
+        query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+        query = self._apply_pagination(query, page, page_size)
+        return count, (query.all() if execute else query)
+
+    def read_count(self, count_query) -> int:
+        """The number of matching rows; the page's figures come in the same statement and stay for the template."""
+        figures = self.list_figures()
+        if not figures:
+            return count_query.scalar()
+        row = count_query.add_columns(*figures.values()).one()
+        self._template_args["list_figures"] = dict(zip(figures, row[1:]))
+        return row[0]
 
     # --- URL parameters: odd values are ignored with a notice, never a database error ------------
     def _get_list_extra_args(self):
@@ -94,7 +161,7 @@ class Listing:
         sort = self._get_column_by_idx(args.sort)
         if sort is not None and sort[0] in self.masked_for_user():
             args.sort = None  # the default order instead
-        hidden = [c for c in self.search_exact if c in self.masked_for_user()]
+        hidden = [c for c in (*self.search_prefix, *self.search_exact) if c in self.masked_for_user()]
         if args.search and hidden:
             names = "、".join(str(self.column_labels.get(c, c)) for c in hidden)
             flash(pick((f"您的角色不能按{names}搜索，已按其余字段搜索",
@@ -122,7 +189,10 @@ class Listing:
         return [f for _, f in sorted(filters, key=lambda f: f[0])]
 
     def filter_refused(self, flt) -> bool:
-        """True for a filter on a column the current user sees masked (it would confirm a guess)."""
+        """True for a filter on a column the current user sees masked (it would confirm a guess), or one
+        that says it is not for this user (deleted rows for those who never see them)."""
+        if getattr(flt, "refused", None) and flt.refused():
+            return True
         return bool(masking(table_column(getattr(flt, "column", None)), current_role()))
 
     def filter_problem(self, flt, value: str) -> str | None:
@@ -155,10 +225,16 @@ class Listing:
         return None
 
     def _get_filter_groups(self):
-        """The filter menu without the filters the current user may not use."""
+        """The filter menu without the filters the current user may not use; options read for this request
+        (the edition's entry days) filled in."""
         groups = super()._get_filter_groups()
         if not groups:
             return groups
+        for items in groups.values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                if hasattr(flt, "options_now"):
+                    item["options"] = [(k, str(v)) for k, v in flt.options_now(self)] or None
         return OrderedDict((name, items) for name, items in groups.items()
                            if not any(self.filter_refused(self._filters[i["index"]]) for i in items))
 
@@ -188,10 +264,11 @@ class Listing:
         return filters
 
     def relation_and_date_filters(self, model) -> list:
-        """Sub-delegation by name (joined, no extra query on the list page) and every date column."""
+        """Sub-delegation by name (joined, no extra query on the list page) and every date column
+        (but the deletion time: the 「已删除」 filter asks for deleted rows)."""
         filters = ["sub_delegation.name"] if "sub_delegation" in inspect(model).relationships else []
         filters += [c.key for c in model.__table__.columns
-                    if isinstance(c.type, (Date, DateTime)) and c.key != "updated_at"]
+                    if isinstance(c.type, (Date, DateTime)) and c.key not in ("updated_at", "deleted_at")]
         return filters
 
     # Columns whose cell is words made from the row (the audit log's action, states and parameters):
@@ -230,12 +307,9 @@ class Listing:
         return self.list_options()
 
     def export_query(self, view_args):
-        """The list's rows as the user sees them (scope, search, filters, order), without paging."""
-        query, joins = self.scoped_query().options(*self.export_options()), {}
-        if self._search_supported and view_args.search:
-            query, _, joins, _ = self._apply_search(query, None, joins, {}, view_args.search)
-        if view_args.filters and self._filters:
-            query, _, joins, _ = self._apply_filters(query, None, joins, {}, view_args.filters)
+        """The list's rows as the user sees them (scope, hidden rows, search, filters, order), without paging."""
+        query = self.scoped_query().options(*self.export_options())
+        query, _, joins, _ = self.narrow(query, None, {}, {}, view_args.search, view_args.filters)
         for relation in self._auto_joins:
             if not relation.property.uselist:  # rows named by a related row: joined; collections stream
                 query = query.options(joinedload(relation))

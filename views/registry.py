@@ -15,6 +15,9 @@ from models.present import (LOCALE_NAMES, OBJECT_LABELS, action_label, actor_nam
 from models.registration.quotas import organization_usage, sub_delegation_usage
 from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW, WORKFLOWS
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
+from views.dashboard import quota_figures, quota_line
+from views.edition_days import EntryDaysField, current_edition_days, edition_day_figures
+from views.filters import organization_filters, person_filters
 from views.common import lang
 from views.documents import DocumentsMixin
 from views.i18n import pick, tr
@@ -40,6 +43,20 @@ def usage_formatter(used_attr: str, quota_attr: str):
     return fmt
 
 
+def deleted_mark(attr: str | None = None):
+    """The cell's text, marked 「已删除」 when the row's organisation (the row itself, or its `attr`) is deleted."""
+
+    def fmt(view, context, model, name):
+        org = getattr(model, attr) if attr else model
+        text = escape(getattr(model, name))
+        if org is None or org.deleted_at is None:
+            return text
+        mark = escape(pick(("已删除", "Deleted")))
+        return Markup(f'<span class="badge badge-secondary dd-deleted">{mark}</span> <s>{text}</s>')
+
+    return fmt
+
+
 class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     workflow = ORGANIZATION_WORKFLOW
     object_type = "organization"
@@ -49,11 +66,14 @@ class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
                     (Order, ("number", "state", "payment_method", "total_amount", "created_at")),
                     (DealIntention, ("exhibitor", "amount", "currency", "created_at")))
     write_roles = ADMINS
+    # Name, state, USCC and contact mobile stay visible without scrolling on a 1,440-pixel screen.
     column_list = ("name", "state", "uscc", "category", "sub_delegation", "contact_name", "contact_mobile",
                    "vip_quota", "staff_quota", "submitted_at")
     column_default_sort = ("id", True)
     search_prefix = ("name",)
+    search_anywhere = ("name",)  # 「传媒」 finds 「广州精芯传媒有限公司」
     search_exact = ("uscc", "contact_mobile")
+    search_leading = ("uscc", "contact_mobile")
     enum_filters = ("state", "category")
     column_filters_extra = ()
     form_columns = ("sub_delegation", "edition", "name", "uscc", "category", "region", "referral_code",
@@ -61,8 +81,13 @@ class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
                     "address", "industry", "purchase_intentions", "exhibition_areas", "vip_quota", "staff_quota",
                     "prior_edition")
     column_details_exclude_list = ()
-    column_formatters = {"vip_quota": usage_formatter("vip_used", "vip_quota"),
+    column_formatters = {"name": deleted_mark(),
+                         "vip_quota": usage_formatter("vip_used", "vip_quota"),
                          "staff_quota": usage_formatter("staff_used", "staff_quota")}
+
+    @property
+    def extra_filters(self):
+        return organization_filters()  # read once by ScopedModelView.__init__: new filter objects per view
 
     def list_options(self):
         return (undefer(Organization.vip_used), undefer(Organization.staff_used))
@@ -76,16 +101,38 @@ class PersonView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     object_type = "person"
     documents = {"photo": "photo"}  # upload field in the forms, served at /admin/person/photo/<id>
     write_roles = ADMINS
-    column_list = ("name", "state", "label", "copay", "organization", "sub_delegation", "gender", "id_type",
-                   "id_number", "mobile", "is_reuse")
+    # Name, state, ID number and mobile stay visible without scrolling on a 1,440-pixel screen.
+    column_list = ("name", "state", "label", "copay", "organization", "sub_delegation", "id_type", "id_number",
+                   "mobile", "is_reuse")
     column_default_sort = ("id", True)
     search_prefix = ("name",)
     search_exact = ("id_number", "mobile")
-    enum_filters = ("state", "label", "copay", "region_type")
+    search_leading = ("mobile",)  # '138 0013-8000' finds 13800138000, so does '138001'
+    search_casefold = ("id_number",)  # a passport typed in lower case
+    enum_filters = ("state", "label", "copay", "region_type", "pickup")
+    column_formatters = {"organization": deleted_mark("organization")}
+    form_overrides = {"entry_days": EntryDaysField}
     form_columns = ("organization", "name", "gender", "region_type", "id_type", "id_number", "birth_date",
                     "mobile", "email", "position", "entry_days", "pickup", "is_reuse", "prior_badge_number")
     form_ajax_refs = {"organization": {"fields": ("name", "uscc"), "page_size": 20}}
     scope_locked_fields = ("organization",)
+
+    def __init__(self, model, session, **kwargs):
+        # Entry days are ticked from the current edition's days, read through this view's session.
+        self.form_args = dict(getattr(self, "form_args", None) or {},
+                              entry_days={"days": lambda: current_edition_days(self.db_session)})
+        super().__init__(model, session, **kwargs)
+
+    @property
+    def extra_filters(self):
+        return person_filters()  # read once by ScopedModelView.__init__: new filter objects per view
+
+    def list_figures(self):
+        return {**quota_figures(current_user), **edition_day_figures()}
+
+    def figures_line(self, figures):
+        return quota_line(figures, current_user)
+
 
 class DealIntentionView(ScopedModelView):
     write_roles = ADMINS
