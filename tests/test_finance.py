@@ -645,16 +645,13 @@ def test_gateway_handler_bad_signature_changes_nothing(session, fw):
 
 @pytest.fixture
 def gateway_app(database_url, engine, tmp_path):
-    from admin_app import create_app, payments_api
+    from admin_app import create_app
     from admin_app.extensions import db
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
                       "RATELIMIT_ENABLED": False, "REPORTS_DIR": str(tmp_path), "UPLOADS_DIR": str(tmp_path / "up"),
                       "PAYMENT_GATEWAY_SECRET": SECRET, "WTF_CSRF_ENABLED": True})
-    app.register_blueprint(payments_api.bp)
-    from admin_app import finance_cli
-    finance_cli.register(app)
-    yield app
+    yield app  # create_app wires the notification endpoint and the finance commands
     with app.app_context():
         db.engine.dispose()
 
