@@ -1,6 +1,7 @@
 """Every model's back-office view, generated from one registry of specs."""
 from __future__ import annotations
 
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, selectinload, undefer
@@ -250,6 +251,13 @@ MESSAGE_WORDS = {
 }
 
 
+class InWords(FilterEqual):
+    """An equality filter whose options are read in the request's language (Flask-Admin reads them once, at start)."""
+
+    def options_now(self, view):
+        return self.get_options(view)
+
+
 class AuditView(ScopedModelView):
     """The audit log in words; each entry's object links to its details page."""
 
@@ -266,12 +274,12 @@ class AuditView(ScopedModelView):
     write_roles = frozenset()
 
     def __init__(self, *args, **kwargs):
-        from flask_admin.contrib.sqla.filters import DateBetweenFilter, FilterEqual, IntEqualFilter
+        from flask_admin.contrib.sqla.filters import DateBetweenFilter, IntEqualFilter
 
         self.extra_filters = (FilterEqual(User.username, tr(("操作人", "Actor"))),
-                              FilterEqual(AuditEntry.action, tr(("操作", "Action")), options=action_options),
-                              FilterEqual(AuditEntry.object_type, tr(("对象类型", "Object type")),
-                                          options=object_type_options),
+                              InWords(AuditEntry.action, tr(("操作", "Action")), options=action_options),
+                              InWords(AuditEntry.object_type, tr(("对象类型", "Object type")),
+                                      options=object_type_options),
                               IntEqualFilter(AuditEntry.object_id, tr(("对象编号", "Object id"))),
                               DateBetweenFilter(AuditEntry.at, tr(("时间", "At"))))
         super().__init__(*args, **kwargs)
@@ -287,15 +295,15 @@ class AuditView(ScopedModelView):
 
 def action_options() -> list[tuple[str, str]]:
     """The audit actions as a choice in words: each transition's, and creating and editing each kind of row."""
-    options = {t.audit_action: f"{object_label(w.object_type, lang())}：{pick(t.label)}"
-               for w in WORKFLOWS.values() for t in w.transitions}
-    for object_type in OBJECT_LABELS:
-        for verb in ("created", "edited"):
-            options.setdefault(f"{object_type}.{verb}", f"{object_label(object_type, lang())}："
-                                                          f"{action_label(f'{object_type}.{verb}', lang())}")
-    for verb in ("password_reset", "password_changed"):
-        options[f"user.{verb}"] = f"{object_label('user', lang())}：{action_label(f'user.{verb}', lang())}"
-    return list(options.items())
+
+    def words(action: str) -> str:
+        object_type = action.partition(".")[0]
+        return f"{object_label(object_type, lang())}{pick(('：', ': '))}{action_label(action, lang())}"
+
+    actions = [t.audit_action for w in WORKFLOWS.values() for t in w.transitions]
+    actions += [f"{object_type}.{verb}" for object_type in OBJECT_LABELS for verb in ("created", "edited")]
+    actions += ["user.password_reset", "user.password_changed"]
+    return [(action, words(action)) for action in dict.fromkeys(actions)]
 
 
 def object_type_options() -> list[tuple[str, str]]:

@@ -331,3 +331,11 @@ def test_entries_in_words_need_no_request():
     assert present.beijing_minute(AT) == "2025-10-09 14:05"
     assert present.beijing_minute(AT.replace(tzinfo=None)) == "2025-10-09 14:05"  # SQLite hands back naive UTC
     assert present.field_label(present.model_for("sub_delegation"), "delegation") == "交易团"
+
+
+def test_audit_filters_offer_actions_and_object_types_in_the_users_language(world, rows, client_for):
+    client = client_for(world.secretariat)
+    chinese = client.get("/admin/audit_entry/").text
+    assert "\\u9000\\u56de\\u4fee\\u6539" in chinese or "退回修改" in chinese  # 单位：退回修改 in the filter menu
+    english = client.get("/admin/audit_entry/?lang=en").text
+    assert "Organisation: Return for edit" in english
