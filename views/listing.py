@@ -87,7 +87,8 @@ class Listing:
     def search_placeholder(self):
         """What the box searches, and how: 单位名称（任意部分）、统一社会信用代码或联系人手机（前6位起）."""
         columns = [(str(self.column_labels.get(c, c)), self.search_how(c)) for c in self.searchable_columns()]
-        return describe(columns, english()) or None
+        # Every searchable column may be masked for this role: say so rather than show "None".
+        return describe(columns, english()) or pick(("此处没有您可搜索的内容", "Nothing here you may search by"))
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Every typed word must match one searchable column, the way that column is searched."""

@@ -218,7 +218,9 @@ class WorkflowActionsMixin:
 
     def all_matching_actions(self) -> list[tuple[str, str]]:
         """(label, url) for running each allowed transition on every row matching the current filters."""
-        args = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+        # The list's own filters and search travel on; words the transition page sets itself never do.
+        args = {k: v for k, v in request.args.items()
+                if k not in ("page", "page_size", "url", "all", "ids", "action_name")}
         return [(pick(t.label), self.get_url(".transition_view", action_name=n, all=1, url=request.full_path,
                                               **args))
                 for n, t in self.allowed_transitions()]

@@ -115,3 +115,12 @@ def test_no_page_answers_a_server_error(app, world, rows, client_for, role):
             if not isinstance(status, int) or status >= 500:
                 failures.append(f"{status}  {url[:300]}")
     assert not failures, f"{role}:\n" + "\n".join(failures)
+
+
+def test_list_urls_carrying_the_transition_pages_own_words_do_not_fail(world, rows, client_for):
+    """?url=, ?all=, ?ids=, ?action_name= on a list once crashed the 「对全部筛选结果执行」 menu (TypeError)."""
+    client = client_for(world.secretariat)
+    for query in ("url=/admin/", "all=1", "ids=1,2", "action_name=cancel", "url=/x&all=1&action_name=y"):
+        for endpoint in ("person", "organization"):
+            response = client.get(f"/admin/{endpoint}/?{query}")
+            assert response.status_code == 200, (endpoint, query, response.status_code)

@@ -99,5 +99,5 @@ def test_details_page_shows_history_and_quota_usage(world, rows, client_for):
     org_id = rows.of["GZ"][Organization]
     client.post(f"/admin/organization/transition/return_for_edit/?ids={org_id}", data={"reason": "营业执照不清晰"})
     html = client.get(f"/admin/organization/details/?id={org_id}").text
-    assert "organization.returned_for_edit" in html and "营业执照不清晰" in html
+    assert "退回修改" in html and "营业执照不清晰" in html and "organization.returned_for_edit" not in html
     assert "额度使用" in html
