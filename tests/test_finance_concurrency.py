@@ -15,6 +15,8 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+
+from test_concurrency import race  # the same barrier race as the registration tests
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -151,31 +153,6 @@ def test_two_finance_users_verifying_the_same_voucher_verify_it_once(engine, ses
 # --------------------------------------------------------------------------------------------------
 # Released together by a barrier, on both databases
 # --------------------------------------------------------------------------------------------------
-
-def race(engine, *jobs):
-    """Each job(session) in its own thread, session and transaction, released together; commit each."""
-    barrier = threading.Barrier(len(jobs))
-    results, errors = [None] * len(jobs), []
-
-    def worker(i, job):
-        try:
-            with engine.connect() as connection:
-                barrier.wait(timeout=30)
-                with Session(bind=connection) as s:
-                    results[i] = job(s)
-                    s.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (lock wait or deadlock)"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))

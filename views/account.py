@@ -1,7 +1,7 @@
 """My account: every signed-in user changes their own password and binds a mobile and an e-mail."""
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request
 from flask_admin import BaseView, expose
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from models import DomainError, User
 from models.delegation.operations import change_own_password, edit_own_contact
+from views.common import SignedInOnly
 from views.i18n import pick, tr
 
 
@@ -27,18 +28,8 @@ class ContactForm(FlaskForm):
     locale = SelectField(tr(("界面语言", "Language")), choices=[("zh_CN", "中文"), ("en", "English")])
 
 
-class AccountView(BaseView):
+class AccountView(SignedInOnly, BaseView):
     """The signed-in user's own page; nothing here reaches another user's account."""
-
-    def __init__(self, db, **kwargs):
-        super().__init__(**kwargs)
-        self.db = db
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    def inaccessible_callback(self, name, **kwargs):
-        return redirect(url_for("auth.login", next=request.full_path))
 
     @expose("/", methods=("GET", "POST"))
     def index(self):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import has_request_context
+from flask import has_request_context, redirect, request, url_for
 from flask_login import current_user
 
 from models import Role
@@ -47,3 +47,17 @@ def table_column(expression):
 def escape_like(term: str) -> str:
     """A term matched literally inside LIKE: % and _ are characters, not wildcards."""
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SignedInOnly:
+    """A back-office page (not a model view) that every signed-in user may open; others go to sign in."""
+
+    def __init__(self, db, **kwargs):
+        super().__init__(**kwargs)
+        self.db = db
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("auth.login", next=request.full_path))

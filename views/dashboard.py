@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from flask import redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -15,6 +14,7 @@ from models import CopayDecision, Label, Organization, OrgState, Person, PersonS
 from models.registration.quotas import holds_slot
 from models.scope import sees_everything
 from views.filters import deleted_rows
+from views.common import SignedInOnly
 from views.i18n import enum_label, pick
 
 ORG_COLOURS = {"draft": "#bdc3c7", "submitted": "#f39c12", "first_approved": "#3498db", "approved": "#18bc9c",
@@ -110,18 +110,8 @@ def quota_line(figures: dict, actor) -> Markup:
                   f'{" · ".join(parts)}</div>')
 
 
-class DashboardView(AdminIndexView):
+class DashboardView(SignedInOnly, AdminIndexView):
     """The back office's home page; like every page it requires login."""
-
-    def __init__(self, db, **kwargs):
-        super().__init__(**kwargs)
-        self.db = db
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    def inaccessible_callback(self, name, **kwargs):
-        return redirect(url_for("auth.login", next=request.full_path))
 
     @expose("/")
     def index(self):

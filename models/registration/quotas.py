@@ -9,33 +9,22 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import (DateTime, Integer, Numeric, String, case, cast, func, insert, literal, literal_column, select,
-                        update)
+from sqlalchemy import DateTime, Integer, String, func, insert, literal, select, update
 from sqlalchemy.orm import Session, column_property
 
 from models.audit import AuditEntry
 from models.base import JsonType
-from models.delegation import ExpoEdition, SubDelegation
+from models.delegation import SubDelegation
 from models.enums import CopayDecision, Label, PersonState
 from models.ids import id_in
 from models.registration import Organization, Person
 from models.scope import sees_everything
 from models.engine import Allocation
+from models.finance.fees import fee_expression  # noqa: F401  (the one fee function; registration's steps use it)
 
 # Persons in these states no longer hold a VIP/staff badge slot.
 RELEASED_STATES = (PersonState.CANCELLED.value, PersonState.REVIEW_FAILED.value)
 QUOTA_FIELD = {Label.VIP: "vip_quota", Label.STAFF: "staff_quota"}
-
-
-def fee_expression(person=Person):
-    """The badge fee of a person's current label, as SQL: free labels 0, reuse at the edition's percentage."""
-    fee = select(ExpoEdition.fee_per_label).where(ExpoEdition.id == person.edition_id).scalar_subquery()
-    percent = select(ExpoEdition.reuse_fee_percent).where(ExpoEdition.id == person.edition_id).scalar_subquery()
-    return case(
-        (person.label != Label.PROFESSIONAL.value, literal(0, Numeric(10, 2))),
-        (person.is_reuse, func.round(cast(fee * percent, Numeric(14, 4)) / literal_column("100.0"), 2)),
-        else_=fee,
-    )
 
 
 def lock(session: Session, model, ids) -> list:
