@@ -162,7 +162,8 @@ class Invoice(Base):
     address: Mapped[str | None] = col(String(300), "单位地址", "Address", nullable=True)
     phone: Mapped[str | None] = col(String(30), "单位电话", "Phone", nullable=True)
     bank_name: Mapped[str | None] = col(String(100), "开户行", "Bank", nullable=True)
-    bank_account: Mapped[str | None] = col(String(40), "银行账户", "Bank account", nullable=True)
+    bank_account: Mapped[str | None] = col(String(40), "银行账户", "Bank account", nullable=True,
+                                           info={"sensitive": True})
     note: Mapped[str | None] = col(Text, "备注", "Note", nullable=True)
     amount: Mapped[Decimal] = col(Numeric(12, 2), "金额（元）", "Amount (CNY)")
     number: Mapped[str | None] = col(String(40), "发票号码", "Invoice no.", nullable=True)
@@ -202,7 +203,8 @@ class Refund(Base):
     paid_amount: Mapped[Decimal] = col(Numeric(10, 2), "已付金额（元）", "Paid (CNY)")
     method: Mapped[RefundMethod] = enum_col(RefundMethod, "refund_method", "退款方式", "Method")
     payee_name: Mapped[str | None] = col(String(100), "收款人", "Payee", nullable=True)
-    bank_account: Mapped[str | None] = col(String(40), "银行账号", "Account", nullable=True)
+    bank_account: Mapped[str | None] = col(String(40), "银行账号", "Account", nullable=True,
+                                           info={"sensitive": True})
     bank_name: Mapped[str | None] = col(String(100), "开户银行", "Bank", nullable=True)
     bank_code: Mapped[str | None] = col(String(20), "联行号", "Bank code", nullable=True)
     reason: Mapped[str | None] = col(Text, "退款原因", "Reason", nullable=True)
