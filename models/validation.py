@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 
 from stdnum.cn import ric, uscc
@@ -81,8 +82,9 @@ def check_resident_id(value, *, today: date | None = None, field: str = "id_numb
     if number[17] != ric.calc_check_digit(number):
         raise InvalidParameter("居民身份证号码校验位错误", field=field)
     try:
-        birth = ric.get_birth_date(number)
-    except ValidationError:
+        # The date itself (ric.get_birth_date re-cleans the number first: a third of the time of a 100,000-row import).
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
         raise InvalidParameter(f"居民身份证号码中的出生日期无效（{number[6:14]}）", field=field) from None
     today = today or date.today()
     if birth > today:
@@ -92,12 +94,23 @@ def check_resident_id(value, *, today: date | None = None, field: str = "id_numb
     if number[:2] not in PROVINCE_CODES:
         raise InvalidParameter(f"居民身份证号码的地区代码无效（{number[:2]}不是省级行政区划代码）", field=field)
     warnings = ()
-    try:
-        ric.validate(number)
-    except Exception:  # noqa: BLE001 - stdnum also raises KeyError for some codes; the county is advisory
+    if not county_existed(number[:6], birth.year):
         warnings = (f"地区代码{number[:6]}在{birth.year}年的行政区划中未找到，请人工核对",)
     gender = Gender.MALE if int(number[16]) % 2 else Gender.FEMALE
     return IdDocument(IdType.RESIDENT_ID, number, birth, gender, warnings)
+
+
+@lru_cache(maxsize=65536)
+def county_existed(county: str, year: int) -> bool:
+    """True when stdnum knows the six-digit county code in that year (what ric.validate adds to our checks).
+
+    Cached: the answer depends on the code and the year only, and a batch import checks 100,000 numbers.
+    """
+    try:
+        ric.get_birth_place(f"{county}{year:04d}0101" + "0000")
+    except Exception:  # noqa: BLE001 - stdnum also raises KeyError for some codes; the county is advisory
+        return False
+    return True
 
 
 def validate_resident_id(value, *, today: date | None = None, field: str = "id_number") -> date:
