@@ -1,7 +1,7 @@
 """Rule fixes found by testing against the seeds (issue 7, item 5); each test failed before its fix.
 
 1. Persons of an organisation that is not yet approved are saved and submitted, but not labelled,
-   co-payment-decided, lock-submitted or paid.
+   co-payment-decided, lock-submitted or put on an order.
 2. Badge reuse (证件复用, seed 002): a reused professional visitor may become staff or VIP, reused staff VIP;
    a reused original VIP's label never changes (「原VIP人员选择证件复用的，交易团（分团）无法修改标签」).
 3. Lock-submitting a reused VIP or staff badge takes a quota slot, like labelling a new one.
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from factories import audit_entries, bulk_persons, make_organization, make_person, make_user, make_world, snapshot
 from models import AuditEntry, CopayDecision, Label, OrgState, Person, PersonState, Role, User
 from models.engine import run
+from models.finance.operations import create_orders
 from models.registration import operations as ops
 from models.registration.quotas import allocate_label, sub_delegation_usage
 from models.workflows import WORKFLOWS
@@ -61,7 +62,8 @@ def decide_everything(session, world, ids: dict[str, int]) -> dict:
         "confirm_copay": ops.confirm_copay(session, [ids["confirming"]], actor=admin),
         "cancel_copay": ops.cancel_copay(session, [ids["cancelling"], ids["locked"]], actor=admin),
         "lock_submit": ops.lock_submit(session, [ids["locked"]], actor=admin),
-        "payment_received": ops.mark_paid(session, [ids["paying"]], actor=world.finance),
+        # Payment starts with an order (a person leaves pending_payment only when it is paid).
+        "create_orders": create_orders(session, [ids["paying"]], actor=admin),
     }
 
 

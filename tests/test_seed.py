@@ -27,13 +27,16 @@ from admin_app.seed import (DELEGATION_TREE, EDITION, ensure_edition, load_recru
 from admin_app.seed.tree import ACCOUNT_PREFIX, registration_weeks
 from factories import (admin_database_url, create_scratch_database, drop_scratch_database, fast_password_hashing,
                        make_engine)
-from models import (AuditEntry, CopayDecision, Delegation, IdType, Label, OrgAddress, Organization, OrgState, Person,
-                    PersonState, Role, SubDelegation, SubDelegationKind, User)
+from models import (AuditEntry, CopayDecision, Delegation, IdType, Invoice, Label, Order, OrderLine, OrgAddress,
+                    Organization, OrgState, Payment, Person, PersonState, Refund, Role, SubDelegation,
+                    SubDelegationKind, User)
 from models.delegation.operations import authenticate
 from models.registration.quotas import fee_expression, organization_usage, sub_delegation_usage
 from models.validation import validate_id_document, validate_mobile
 
 BADGED = {PersonState.BADGE_PRODUCED, PersonState.BADGE_ISSUED}
+# What a seed_demo run creates, dependants first (so they can be deleted in this order).
+DEMO_ROWS = (Refund, Invoice, Payment, OrderLine, Order, Person, OrgAddress, Organization)
 SIZE = tuple(int(n) for n in os.environ.get("SEED_DEMO_SIZE", "200/1000").split("/"))
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -279,11 +282,11 @@ def test_seed_demo_again_respects_existing_rows(session):
 def test_seed_demo_is_deterministic(session):
     first = seed_demo(session, orgs=26, persons=100, seed=7)
     rows = fingerprint(session)
-    for model in (Person, OrgAddress, Organization):
+    for model in DEMO_ROWS:
         session.execute(delete(model))
     assert seed_demo(session, orgs=26, persons=100, seed=7) == first
     assert fingerprint(session) == rows
-    for model in (Person, OrgAddress, Organization):
+    for model in DEMO_ROWS:
         session.execute(delete(model))
     seed_demo(session, orgs=26, persons=100, seed=8)
     assert fingerprint(session) != rows

@@ -7,15 +7,17 @@ moves the row (one audit entry), any other pair is skipped with a readable reaso
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from factories import audit_entries, bulk_persons, make_edition, make_organization, make_person, outbox, snapshot
-from models import (AuditEntry, CopayDecision, Label, Order, OrgCategory, Organization, OrgState,
+from models import (AuditEntry, CopayDecision, Label, Order, OrgCategory, Organization, OrgState, Payment,
                     Person, PersonState, QuotaAllocation, Role, visible)
 from models.errors import InvalidParameter, NotAllowed
+from models.finance import operations as fin
 from models.registration import operations as ops
 from models.engine import run
 from models.workflows import WORKFLOWS
@@ -641,13 +643,34 @@ def test_lock_submit(session, world):
     assert [(m.template, m.object_id) for m in outbox(session)] == [("person_please_pay", paying.id)]
 
 
-def test_payment_received_by_finance(session, world):
+def test_a_person_leaves_pending_payment_only_when_their_order_is_paid(session, world):
+    # No person transition marks a person paid without money: only the order's payment moves them on.
+    assert not [t.name for t in PERSON.transitions
+                if PersonState.PENDING_PAYMENT in t.sources and PersonState.PENDING_REVIEW in t.outcomes()
+                and t.name != "upgrade_label"]  # an upgrade to a free label needs no money
     org = make_organization(session, world.subs["GZ"], state=OrgState.APPROVED)
-    person = make_person(session, org, state=PersonState.PENDING_PAYMENT)
-    assert ops.mark_paid(session, [person.id], actor=world.finance).done == [person.id]
-    assert state_of(session, Person, person.id) == "pending_review"
-    with pytest.raises(NotAllowed):
-        ops.mark_paid(session, [person.id], actor=world.admins["GZ"])
+    paying, waiting = (make_person(session, org, state=PersonState.PENDING_PAYMENT).id for _ in range(2))
+    voucher = "voucher/" + "cd" * 16 + ".png"
+
+    [order_id] = fin.create_orders(session, [paying], actor=world.admins["GZ"]).order_ids
+    number = session.get(Order, order_id).number
+    assert state_of(session, Person, paying) == "pending_payment"
+    submitted = fin.submit_voucher(session, order_id, actor=world.admins["GZ"], voucher=voucher, amount="200",
+                                   payer_kind="organization", payer_name=org.name)
+    assert submitted.done == [order_id] and state_of(session, Person, paying) == "pending_payment"
+    [voucher_payment] = session.scalars(select(Payment.id).where(Payment.order_id == order_id))
+    fin.reject_vouchers(session, [voucher_payment], actor=world.finance, reason="凭证不清晰")
+    assert state_of(session, Person, paying) == "pending_payment"
+    refused = fin.record_gateway_payment(session, actor=world.finance, order_number=number, method="qr_wechat",
+                                         amount="150", reference="WX-1", paid_at=datetime.now(timezone.utc))
+    assert not refused.ok and state_of(session, Person, paying) == "pending_payment"
+
+    assert fin.record_gateway_payment(session, actor=world.finance, order_number=number, method="qr_wechat",
+                                      amount="200", reference="WX-2", paid_at=datetime.now(timezone.utc)).ok
+    assert state_of(session, Person, paying) == "pending_review"
+    assert state_of(session, Person, waiting) == "pending_payment"  # not on the paid order
+    [entry] = audit_entries(session, "person", action="person.paid")
+    assert (entry.object_id, entry.from_state, entry.to_state) == (paying, "pending_payment", "pending_review")
 
 
 # --------------------------------------------------------------------------------------------------

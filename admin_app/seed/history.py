@@ -1,7 +1,8 @@
 """Eight weeks of registration played through the domain: creates, then the weekly routine of each role.
 
-Every change is an operation of models/registration/operations.py, back-dated with `now` and acting as
-the user whose job it is; every decision is one verb call per batch (per sub-delegation for its admin).
+Every change is an operation of models/registration/operations.py (or, for money, of
+models/finance/operations.py: admin_app/seed/money.py), back-dated with `now` and acting as the user whose
+job it is; every decision is one verb call per batch (per sub-delegation for its admin).
 Which rows a user picks is the demo's choice; whether the change happens is the workflow's (state,
 guards, quotas, budget). Refused rows simply stay where they are.
 """
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
+from admin_app.seed import money
 from admin_app.seed.plan import Calendar, OrgPlan, PersonPlan
 from admin_app.seed.tree import Actors
 from models import Label, Organization, OrgState, Person, PersonState, Pickup, Role, SubDelegation
@@ -179,6 +181,10 @@ class History:
         self.done[verb.__name__] += len(result.done)
         self.refused[verb.__name__] += len(result.skipped)
 
+    def tally(self, verb: str, done: bool) -> None:
+        """One call on one row (a gateway notification, an invoice request): done or refused."""
+        (self.done if done else self.refused)[verb] += 1
+
     def each_admin(self, verb: Callable, rows, now: datetime, **params) -> None:
         """The verb by each sub-delegation's own admin on its rows, a few minutes apart."""
         by_sub = defaultdict(list)
@@ -281,11 +287,6 @@ class History:
         self.each_admin(ops.cancel_copay, cancelled, now + timedelta(minutes=30))
         self.each_admin(ops.lock_submit, locking, now + timedelta(minutes=60))
 
-    def payments(self, week: int, now: datetime) -> None:
-        """Finance records the payments that came in for persons waiting to pay."""
-        waiting = self.some(self.person_rows(P.PENDING_PAYMENT), 0.4)
-        self.act(ops.mark_paid, [p.id for p in waiting], self.actors.finance, now)
-
     def cancellations(self, week: int, now: datetime) -> None:
         """Admins cancel persons who will not come; the secretariat those of rejected organisations."""
         persons = self.person_rows(*CANCELLABLE)
@@ -317,13 +318,14 @@ class History:
 
 # (weekday 0 = Monday, hour, minute, step): who does what when, every week.
 ROUTINE = (
+    (0, 11, 0, money.organisations_pay),
     (0, 17, 0, History.registrants_submit),
     (1, 10, 0, History.first_review),
     (1, 15, 0, History.labels),
     (2, 10, 0, History.second_review),
     (2, 15, 0, History.moves_and_deletions),
     (3, 14, 0, History.copay_decisions),
-    (3, 16, 0, History.payments),
+    (3, 16, 0, money.put_on_orders),
     (3, 17, 0, History.cancellations),
     (4, 10, 0, History.background_review),
     (4, 15, 0, History.badges),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.delegation.tables import User
 from models.engine import NOT_VISIBLE
-from models.enums import OrderState, PersonState
+from models.enums import OrderState, OrgState, PersonState
 from models.finance.common import Outcome, audit_from, lock_ids, refusal
 from models.finance.fees import fee_expression
 from models.finance.tables import Order, OrderLine
@@ -62,9 +62,10 @@ def _open_order_number(person=Person):
 def _candidates(session: Session, target, actor: User) -> list:
     """The persons asked for, in scope, with what decides whether they may go on an order."""
     org_deleted = exists().where(Organization.id == Person.organization_id, Organization.deleted_at.is_not(None))
+    org_state = select(Organization.state).where(Organization.id == Person.organization_id).scalar_subquery()
     return session.execute(
         select(Person.id, Person.state, fee_expression().label("fee"), _open_order_number().label("open_order"),
-               org_deleted.label("org_deleted"))
+               org_deleted.label("org_deleted"), org_state.label("org_state"))
         .where(id_in(Person.id, target), visible(actor, Person)).order_by(Person.id)).all()
 
 
@@ -73,6 +74,11 @@ def _refusal_of(row):
         return refusal(f"当前状态为「{PersonState(row.state).zh}」，只有待支付的人员可以生成订单", "state")
     if row.org_deleted:
         return refusal("所属单位已删除，不能生成订单")
+    # Payment waits for the organisation's approval, like labels and co-payment (person_workflow.ORG_DECIDED).
+    if row.org_state == OrgState.REJECTED.value:
+        return refusal("所属单位审核不通过")
+    if row.org_state != OrgState.APPROVED.value:
+        return refusal("所属单位尚未审核通过")
     if row.open_order:
         return refusal(f"已在订单 {row.open_order} 中（取消或过期后才能重新生成订单）")
     if not row.fee or row.fee <= 0:

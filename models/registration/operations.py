@@ -95,11 +95,6 @@ def upgrade_label(session: Session, ids: Ids, *, actor: User, label: str, now: d
     return run(session, PERSON_WORKFLOW, "upgrade_label", ids, actor=actor, params={"label": label}, now=now)
 
 
-def mark_paid(session: Session, ids: Ids, *, actor: User, now: datetime | None = None) -> Result:
-    """Mark persons waiting for payment as paid."""
-    return run(session, PERSON_WORKFLOW, "payment_received", ids, actor=actor, params={}, now=now)
-
-
 def pass_review(session: Session, ids: Ids, *, actor: User, now: datetime | None = None) -> Result:
     """Record a passed background review."""
     return run(session, PERSON_WORKFLOW, "review_pass", ids, actor=actor, params={}, now=now)

@@ -116,8 +116,8 @@ TRANSITIONS = (
                params=(UPGRADE_PARAM,), guards=(*ORG_DECIDED, REUSED_VIP, UPWARD),
                sets=upgrade_sets, allocate=allocate_label, after=return_copay,
                confirmation="升级后将制发新证件，原证件失效。确定继续吗？"),
-    Transition("payment_received", ("确认已支付", "Payment received"), frozenset({S.PENDING_PAYMENT}),
-               S.PENDING_REVIEW, frozenset({Role.SECRETARIAT, Role.FINANCE}), "person.paid", guards=ORG_DECIDED),
+    # No transition here takes a person out of pending_payment for money: that happens only when their
+    # order is paid (models/finance/workflow.py, PERSON_PAYMENT_WORKFLOW "order_paid").
     Transition("review_pass", ("人员审核通过", "Background review passed"), frozenset({S.PENDING_REVIEW}),
                S.APPROVED, SECRETARIAT, "person.review_passed"),
     Transition("review_fail", ("人员审核不通过", "Background review failed"), frozenset({S.PENDING_REVIEW}),
