@@ -17,7 +17,7 @@ from flask_admin import expose
 from flask_babel import format_datetime
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers import Response
@@ -231,9 +231,9 @@ class DocumentsMixin:
         view = self._details_view_of(model)
         table = model.__table__.c
         return {"title": pick(model.__label__), "total": total, "shown": len(rows),
-                "headers": [pick(table[key].info["label"]) for key in columns],
+                "headers": [pick(label_of(model, key)) for key in columns],
                 "rows": [{"url": view.get_url(f"{view.endpoint}.details_view", id=row.id) if view else None,
-                          "cells": [cell(table[key], getattr(row, key)) for key in columns]} for row in rows]}
+                          "cells": [cell(table.get(key), getattr(row, key)) for key in columns]} for row in rows]}
 
     def _details_view_of(self, model):
         """The registered view of `model` whose details page the current user may open, or None."""
@@ -243,10 +243,21 @@ class DocumentsMixin:
         return None
 
 
+def label_of(model, key: str) -> tuple[str, str]:
+    """The (zh, en) label of a column or a relationship (a related row named by its own str: 参观人员)."""
+    column = model.__table__.c.get(key)
+    if column is not None:
+        return column.info["label"]
+    return inspect(model).relationships[key].info["label"]
+
+
 def cell(column, value) -> str:
-    """A related row's value as text: enum labels, personal data as the user may see it, local times."""
+    """A related row's value as text: enum labels, personal data as the user may see it, local times;
+    a related row (no column) by its own name."""
     if value is None:
         return ""
+    if column is None:
+        return str(value)
     if column.info.get("sensitive"):
         return str(shown_to_user(column, value))
     if isinstance(value, LabeledEnum):

@@ -21,6 +21,8 @@ from views.edition_days import EntryDaysField, current_edition_days, edition_day
 from views.filters import organization_filters, person_filters
 from views.common import lang
 from views.documents import DocumentsMixin
+from views.finance import (PERSON_MONEY_VERBS, InvoiceView, OrderLineView, OrderView, PaymentView,
+                           RefundView)
 from views.i18n import pick, tr
 from views.transitions import WorkflowActionsMixin
 
@@ -99,6 +101,7 @@ class OrganizationView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
 
 class PersonView(DocumentsMixin, WorkflowActionsMixin, ScopedModelView):
     workflow = PERSON_WORKFLOW
+    verbs = PERSON_MONEY_VERBS  # 生成订单, 申请退款: finance verbs started from the persons they concern
     object_type = "person"
     documents = {"photo": "photo"}  # upload field in the forms, served at /admin/person/photo/<id>
     write_roles = ADMINS
@@ -336,18 +339,11 @@ VIEW_SPECS = [
                                                                      "vip_quota", "staff_quota"),
                                search_prefix=("organization_name",), search_exact=("uscc",)), REGISTRATION),
     (DealIntention, DealIntentionView, REGISTRATION),
-    (Order, read_only(Order, column_list=("number", "organization", "sub_delegation", "state", "payment_method",
-                                          "total_amount", "paid_at", "created_at"),
-                      search_exact=("number",), enum_filters=("state", "payment_method")), FINANCE),
-    (OrderLine, read_only(OrderLine, column_list=("order", "person", "label", "is_reuse", "fee"),
-                          enum_filters=("label",)), FINANCE),
-    (Payment, read_only(Payment, column_list=("order", "method", "amount", "reference", "paid_at", "verified_by"),
-                        search_exact=("reference",), enum_filters=("method",)), FINANCE),
-    (Invoice, read_only(Invoice, column_list=("order", "kind", "title", "amount", "number", "state", "issued_at"),
-                        search_prefix=("title",), search_exact=("number",), enum_filters=("kind", "state")), FINANCE),
-    (Refund, read_only(Refund, column_list=("order", "order_line", "amount", "method", "payee_name", "state",
-                                            "batch", "refunded_at"),
-                       search_exact=("batch",), enum_filters=("state", "method")), FINANCE),
+    (Order, OrderView, FINANCE),
+    (OrderLine, OrderLineView, FINANCE),
+    (Payment, PaymentView, FINANCE),
+    (Invoice, InvoiceView, FINANCE),
+    (Refund, RefundView, FINANCE),
     (SubDelegation, SubDelegationView, DELEGATION),
     (ExpoEdition, editable(ExpoEdition, column_list=("number", "name", "start_date", "end_date", "fee_per_label",
                                                      "reuse_fee_percent", "is_current")), DELEGATION),

@@ -4,6 +4,8 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
@@ -16,9 +18,9 @@ from markupsafe import Markup, escape
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
-from models import DomainError
+from models import DomainError, files
 from models.ids import id_in, parse_ids
-from models.engine import Workflow, run
+from models.engine import Transition, Workflow, run
 from reports.xlsx import write_table
 from views.i18n import enum_label, pick, tr
 
@@ -103,26 +105,64 @@ def param_form(transition, session):
     return ParamForm
 
 
+@dataclass(frozen=True)
+class Verb:
+    """An action of a view that is a domain verb rather than a bare engine transition (生成订单, 批量退款).
+
+    `transition` says what the menus and the parameter page show (label, source states, roles, parameters);
+    `perform(session, target, *, actor, params)` calls the domain and answers per row (done, skipped).
+    `single`: one row at a time (a voucher's amount, an invoice's number).
+    """
+
+    transition: Transition
+    perform: Callable
+    single: bool = False
+
+
+def verb(name, label, sources, roles, perform, *, params=(), single=False, danger=False, confirmation=None) -> Verb:
+    """A Verb whose menu entry is described like a transition (the target state is the domain's to decide)."""
+    return Verb(Transition(name, label, frozenset(sources), None, frozenset(roles), "", params=tuple(params),
+                           danger=danger, confirmation=confirmation), perform, single)
+
+
 class WorkflowActionsMixin:
     """Mixed into ScopedModelView for models that have a workflow table."""
 
     workflow: Workflow
+    verbs: dict[str, Verb] = {}  # domain verbs: extra actions, or a transition's name called through its verb
+    hidden_transitions: tuple[str, ...] = ()  # transitions other steps fire (an order is paid by its payment)
+
+    def action_names(self) -> list[str]:
+        """The table's transitions a user may start here, then the view's own verbs."""
+        names = [n for n in self.workflow.names() if n not in self.hidden_transitions]
+        return names + [n for n in self.verbs if n not in names]
+
+    def transition_for(self, name: str, role):
+        """What `name` means for this role (the verb's description, or the table's variant), or None."""
+        if name in self.verbs:
+            transition = self.verbs[name].transition
+            return transition if role in transition.roles else None
+        if name in self.hidden_transitions or name not in self.workflow.names():
+            return None
+        return self.workflow.for_role(name, role)
 
     def init_actions(self):
-        """One bulk action per transition name of the table; nothing else is registered by hand."""
+        """One bulk action per transition name of the table and verb of the view; nothing else by hand."""
         self._actions, self._actions_data = [], {}
-        for name in self.workflow.names():
+        for name in self.action_names():
             label = LazyString(self.action_label, name)
             self._actions.append((name, label))
             self._actions_data[name] = (lambda ids, name=name: self._to_transition_page(name, ids), label, None)
 
     def action_label(self, name: str) -> str:
         """The action's label for the current user's role: the secretariat's approve is its second review (复审)."""
-        transition = self.workflow.for_role(name, current_user.role) if current_user.is_authenticated else None
-        return pick(transition.label if transition else self.workflow.label(name))
+        transition = self.transition_for(name, current_user.role) if current_user.is_authenticated else None
+        if transition is None:
+            transition = self.verbs[name].transition if name in self.verbs else self.workflow.variants(name)[0]
+        return pick(transition.label)
 
     def is_action_allowed(self, name) -> bool:
-        return name in self.workflow.names() and self.workflow.for_role(name, current_user.role) is not None
+        return self.transition_for(name, current_user.role) is not None
 
     def _to_transition_page(self, name, ids):
         return redirect(self.get_url(".transition_view", action_name=name, ids=",".join(ids),
@@ -139,7 +179,8 @@ class WorkflowActionsMixin:
     def allowed_transitions(self) -> list[tuple[str, object]]:
         """(name, transition) the current user's role may fire, in the table's order."""
         role = current_user.role
-        return [(name, self.workflow.for_role(name, role)) for name in self.workflow.allowed_names(role)]
+        found = ((name, self.transition_for(name, role)) for name in self.action_names())
+        return [(name, transition) for name, transition in found if transition is not None]
 
     def guard_columns(self) -> dict:
         """{action: SQL true when the row's own guards let it pass}, for the actions that have such guards.
@@ -236,10 +277,10 @@ class WorkflowActionsMixin:
     @expose("/transition/<action_name>/", methods=("GET", "POST"))
     def transition_view(self, action_name):
         name = action_name
-        if name not in self.workflow.names():
+        if name not in self.action_names():
             abort(404)
         return_url = get_redirect_target() or self.get_url(".index_view")
-        transition = self.workflow.for_role(name, current_user.role)
+        transition = self.transition_for(name, current_user.role)
         label = self.action_label(name)
         if transition is None:
             flash(f"您的角色（{enum_label(current_user.role)}）无权执行「{label}」，未做任何修改", "error")
@@ -250,22 +291,72 @@ class WorkflowActionsMixin:
             target = parse_ids(request.values.get("ids", "").split(","))
             count = len(target)
         form = param_form(transition, self.db_session)()
+        single = name in self.verbs and self.verbs[name].single
+        if single and count > 1:
+            flash(pick((f"「{label}」须逐条办理，请只选择一条记录（当前 {count} 条）",
+                        f"“{label}” is done one row at a time; select a single row ({count} selected)")), "error")
+            return redirect(return_url)
         if request.method == "POST" and count and form.validate_on_submit():
-            params = {p.name: form[p.name].data for p in transition.params}
+            stored = []
             try:
-                result = run(self.db_session, self.workflow, name, target, actor=current_user, params=params)
+                params = self.form_params(transition, form, stored)
+                result = self.perform(name, target, params)
                 self.db_session.commit()
             except DomainError as exc:
                 self.db_session.rollback()
-                flash(str(exc), "error")
+                self._discard(stored)
+                self.show_error(form, exc)
             except Exception:
                 self.db_session.rollback()
+                self._discard(stored)
                 raise
             else:
                 return self._render_result(name, label, result, return_url)
         return self.render("admin/dd_transition.html", name=name, label=label, transition=transition, form=form,
                            count=count, preview=self._preview(target), all_matching=request.values.get("all") == "1",
-                           return_url=return_url, params_labels=[pick(p.label) for p in transition.params])
+                           return_url=return_url, params_labels=[pick(p.label) for p in transition.params],
+                           row_name=self.row_name, multipart=any(p.kind == "file" for p in transition.params))
+
+    def perform(self, name, target, params):
+        """Run the action: the view's verb when it has one, else the workflow's transition."""
+        if name in self.verbs:
+            return self.verbs[name].perform(self.db_session, target, actor=current_user, params=params)
+        return run(self.db_session, self.workflow, name, target, actor=current_user, params=params)
+
+    def form_params(self, transition, form, stored: list) -> dict:
+        """The parameters as the domain takes them: an uploaded file is checked by content and stored first."""
+        params = {}
+        for p in transition.params:
+            value = form[p.name].data
+            if p.kind == "file":
+                upload = value if getattr(value, "filename", None) else None
+                value = None
+                if upload is not None:  # a file parameter is named after its kind of document ("voucher")
+                    value = files.store(p.name, upload.stream.read(files.MAX_BYTES + 1),
+                                        root=current_app.config["UPLOADS_DIR"], field=p.name)
+                    stored.append(value)
+            params[p.name] = value
+        return params
+
+    @staticmethod
+    def _discard(stored) -> None:
+        """A refused action keeps none of the files it stored."""
+        for name in stored:
+            files.remove(name, root=current_app.config["UPLOADS_DIR"])
+
+    @staticmethod
+    def show_error(form, exc) -> None:
+        """A refusal about one parameter shows under its field; any other as a message on the page."""
+        field = getattr(exc, "field", None)
+        if field and field in form:
+            form[field].errors = list(form[field].errors or []) + [str(exc)]
+        else:
+            flash(str(exc), "error")
+
+    def row_name(self, row) -> str:
+        """What names a row on the action pages: the workflow's naming column (an order by its number)."""
+        value = getattr(row, self.workflow.name_column, None)
+        return "" if value is None else str(value)
 
     def _preview(self, target):
         """The first rows the action would touch, so the user sees what they selected."""
@@ -275,7 +366,7 @@ class WorkflowActionsMixin:
     def _names(self, ids):
         if not ids:
             return {}
-        rows = self.db_session.execute(select(self.model.id, self.model.name).where(
+        rows = self.db_session.execute(select(self.model.id, self.workflow.name_of(self.model)).where(
             id_in(self.model.id, ids), self._visible_predicate()))
         return dict(rows.all())
 
@@ -293,7 +384,11 @@ class WorkflowActionsMixin:
                   "success")
         return self.render("admin/dd_transition_result.html", label=label, done=len(result.done),
                            skipped=skipped[:RESULT_ROWS_SHOWN], skipped_total=len(skipped), report=report,
-                           return_url=return_url)
+                           return_url=return_url, downloads=self.result_downloads(name, result))
+
+    def result_downloads(self, name, result) -> list[tuple[str, str]]:
+        """(label, url) of files an action's result offers (a batch refund's bank file); none by default."""
+        return []
 
     def _write_report(self, label, skipped) -> str:
         """Write the skipped rows to an xlsx file only the acting user can download; return its token."""
