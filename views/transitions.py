@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from models import DomainError, files
 from models.ids import id_in, parse_ids
+from models.base import LabeledEnum
 from models.engine import Transition, Workflow, run
 from reports.xlsx import write_table
 from views.i18n import enum_label, pick, tr
@@ -101,8 +102,20 @@ def param_form(transition, session):
         pass
 
     for p in transition.params:
-        setattr(ParamForm, p.name, p.form_field(tr(p.label), session))
+        field = p.form_field(tr(p.label), session)
+        if p.kind == "choice":  # the options in the reader's language (the domain keeps Chinese labels)
+            field.kwargs["choices"] = [("", "")] + [(value, choice_label(value, label)) for value, label in p.choices]
+        setattr(ParamForm, p.name, field)
     return ParamForm
+
+
+def choice_label(value: str, label) -> str:
+    """An option's words: a (zh, en) pair picked, or the enum member whose Chinese label it is, in the reader's language."""
+    if isinstance(label, tuple):
+        return pick(label)
+    member = next((m for enum in LabeledEnum.__subclasses__() for m in enum
+                   if m.value == value and m.zh == label), None)
+    return enum_label(member) if member is not None else label
 
 
 @dataclass(frozen=True)
