@@ -25,6 +25,7 @@ from models.finance import operations as fin
 from models.finance.balances import order_money
 from models.finance.fees import fee_expression, fee_of
 from models.finance.gateway import BadSignature, InvalidNotification, handle_notification, sign
+from models.registration import operations as registration
 from models.registration.quotas import copay_used
 from models.registration.quotas import fee_expression as quotas_fee_expression
 from reports.finance import write_bank_batch
@@ -604,6 +605,24 @@ def test_copayment_of_a_cancelled_or_review_failed_person_goes_back_to_the_budge
     assert fin.give_back_copayment(session, copaid, actor=fw.secretariat) == []
     with pytest.raises(NotAllowed):
         fin.give_back_copayment(session, copaid, actor=fw.viewer)
+
+
+def test_cancel_and_failed_review_give_the_copayment_back_at_once(session, fw):
+    org = make_organization(session, fw.subs["GZ"], state=OrgState.APPROVED)
+    cancelled, failed, staying = (make_person(session, org, state=PersonState.PENDING_REVIEW,
+                                              copay=CopayDecision.CONFIRMED, copay_amount=Decimal("200")).id
+                                  for _ in range(3))
+    sub = fw.subs["GZ"].id
+    assert registration.cancel_persons(session, [cancelled], actor=fw.admins["GZ"], reason="行程变更",
+                                       now=NOW).done == [cancelled]
+    assert registration.fail_review(session, [failed], actor=fw.secretariat, reason="背审未通过",
+                                    now=NOW).done == [failed]
+    assert copay_used(session, [sub])[sub] == Decimal("200.00")  # only the person who still comes
+    entries = audit_entries(session, "person", action="person.copay_returned")
+    assert [(e.object_id, e.actor_id, e.params) for e in entries] == [
+        (cancelled, fw.admins["GZ"].id, {"reason": "行程变更", "copay_returned": "200.00"}),
+        (failed, fw.secretariat.id, {"reason": "背审未通过", "copay_returned": "200.00"})]
+    assert fin.give_back_copayment(session, [cancelled, failed, staying], actor=fw.secretariat) == []
 
 
 # --------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from models.registration.quotas import fee_expression, organization_usage, sub_d
 from models.validation import validate_id_document, validate_mobile
 
 BADGED = {PersonState.BADGE_PRODUCED, PersonState.BADGE_ISSUED}
+RELEASED = {PersonState.CANCELLED, PersonState.REVIEW_FAILED}
 # What a seed_demo run creates, dependants first (so they can be deleted in this order).
 DEMO_ROWS = (Refund, Invoice, Payment, OrderLine, Order, Person, OrgAddress, Organization)
 SIZE = tuple(int(n) for n in os.environ.get("SEED_DEMO_SIZE", "200/1000").split("/"))
@@ -168,12 +169,18 @@ def test_seed_demo_covers_every_state_within_the_rules(seeded):
             assert p.prior_badge_number
         if p.state is PersonState.PENDING_PAYMENT:
             assert p.label is Label.PROFESSIONAL and p.copay is not CopayDecision.CONFIRMED
-        if p.copay is CopayDecision.CONFIRMED:
+        if p.copay is CopayDecision.CONFIRMED and p.state in RELEASED:
+            assert p.copay_amount == 0  # given back to the budget when cancelled or failing review
+        elif p.copay is CopayDecision.CONFIRMED:
             # What the budget holds for the person: the fee of the current label (0 once upgraded to a free one).
             assert p.copay_amount == Decimal(str(fees[p.id]))
             assert p.copay_amount > 0 or p.label is not Label.PROFESSIONAL
         else:
             assert p.copay_amount == 0
+    # Every co-paid person who will not come gave the co-payment back, audited (each had a fee when confirmed).
+    returned = set(session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "person.copay_returned")))
+    released = {p.id for p in persons if p.copay is CopayDecision.CONFIRMED and p.state in RELEASED}
+    assert released and released <= returned
     keys = [(p.id_type, p.id_number) for p in persons]
     assert len(keys) == len(set(keys))
     assert any(p.is_reuse for p in persons) and summary["done"]["upgrade_label"] > 0

@@ -9,8 +9,10 @@ draws how tight the quotas and budgets are (never below what is already used). A
   the fired transition, from the old state to the new one, by the actor; audit entries only for rows done;
   a row done changed more than its timestamp (a transition that would change nothing is skipped);
 - co-payment is decided at most once: undecided -> confirmed | cancelled, then never changes, except that
-  a co-paid professional visitor labelled staff or VIP gets the amount back (one person.copay_returned entry);
-- VIP/staff quotas (sub-delegation and organisation) and co-payment budgets are never exceeded;
+  the amount comes back to the budget when a co-paid professional visitor is labelled staff or VIP, or a
+  co-paid person is cancelled or fails review: each return has one person.copay_returned entry;
+- VIP/staff quotas (sub-delegation and organisation) and co-payment budgets are never exceeded; the
+  co-payment a sub-delegation uses is the sum over its co-paid persons not cancelled or review failed;
 - no row outside the actor's scope changes; a refused call (role, parameter) changes nothing.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ from models import (AuditEntry, CopayDecision, Label, OrgCategory, Organization,
                     SubDelegation, User, visible)
 from models.errors import InvalidParameter, NotAllowed
 from models.engine import run
+from models.registration.quotas import copay_used
 from models.workflows import WORKFLOWS
 from models.engine import NOT_VISIBLE
 
@@ -154,14 +157,20 @@ def check_quotas(persons: dict, orgs: dict, subs: dict) -> None:
             used = Counter(p[group] for p in holding)
             for owner_id, n in used.items():
                 assert n <= owners[owner_id][field], f"{group} {owner_id}: {n} {label} > quota {owners[owner_id][field]}"
-    copaid = defaultdict(Decimal)
-    for p in persons.values():
-        if p["copay"] == CopayDecision.CONFIRMED.value:
-            copaid[p["sub_delegation_id"]] += Decimal(str(p["copay_amount"]))
-        else:
-            assert Decimal(str(p["copay_amount"])) == 0
-    for sub_id, used in copaid.items():
+    for sub_id, used in copay_in_use(persons).items():
         assert used <= Decimal(str(subs[sub_id]["copay_budget"])), f"sub-delegation {sub_id} co-payment over budget"
+    for p in persons.values():
+        if p["copay"] != CopayDecision.CONFIRMED.value or p["state"] in RELEASED:
+            assert Decimal(str(p["copay_amount"])) == 0, f"person {p['id']} holds a co-payment it does not use"
+
+
+def copay_in_use(persons: dict) -> dict[int, Decimal]:
+    """{sub-delegation: co-payment of its co-paid persons who will still come (not cancelled, not review failed)}."""
+    used = defaultdict(Decimal)
+    for p in persons.values():
+        if p["copay"] == CopayDecision.CONFIRMED.value and p["state"] not in RELEASED:
+            used[p["sub_delegation_id"]] += Decimal(str(p["copay_amount"]))
+    return used
 
 
 def tighten(session, data, draw) -> None:
@@ -261,15 +270,24 @@ def check_step(workflow, name, actor, target, result, error, before, after, new_
     for i in result.done:  # nothing is done (and audited) that changes nothing
         assert {k for k in after[own][i] if after[own][i][k] != before[own][i][k]} - {"updated_at"}, f"{own} {i}"
 
-    # A co-payment comes back when a co-paid professional visitor is labelled staff or VIP: audited once.
+    # A co-payment comes back when a co-paid professional visitor is labelled staff or VIP, or a co-paid
+    # person is cancelled or fails review: audited once, with the transition's parameters and the amount.
     returned = {pid for pid in result.done if workflow is PERSON and before["persons"][pid]["copay_amount"]
                 and not after["persons"][pid]["copay_amount"]}
     assert sorted(e.object_id for e in returns) == sorted(returned)
+    fired = {e.object_id: e for e in new_audits}
     for e in returns:
         old, new = before["persons"][e.object_id], after["persons"][e.object_id]
-        assert name in ("set_label", "upgrade_label") and new["label"] != Label.PROFESSIONAL.value
-        assert e.params == {"label": new["label"], "copay_returned": f"{Decimal(str(old['copay_amount'])):.2f}"}
+        if name in ("set_label", "upgrade_label"):
+            assert new["label"] != Label.PROFESSIONAL.value
+        else:
+            assert name in ("cancel", "review_fail") and new["state"] in RELEASED
+        assert e.params == {**(fired[e.object_id].params or {}),
+                            "copay_returned": f"{Decimal(str(old['copay_amount'])):.2f}"}
         assert (e.actor_id, e.from_state, e.to_state) == (actor.id, new["state"], new["state"])
+    released = {pid for pid in result.done if workflow is PERSON and after["persons"][pid]["state"] in RELEASED
+                and before["persons"][pid]["copay"] == CopayDecision.CONFIRMED.value}
+    assert {pid for pid in released if before["persons"][pid]["copay_amount"]} <= returned
 
     # Co-payment is decided at most once, and never changes afterwards.
     for pid, new in after["persons"].items():
@@ -329,6 +347,9 @@ def test_random_transition_sequences_keep_the_rules(engine, dataset, data):
                     event("co-payment returned")
                 check_step(workflow, name, actor, target, result, error, state, after, new_audits,
                            seen_before, decided)
+                # The budget's usage as the domain counts it is what the persons who will still come hold.
+                used, expected = copay_used(session, dataset["subs"]), copay_in_use(after["persons"])
+                assert all(used[sub] == expected[sub] for sub in dataset["subs"]), (dict(used), dict(expected))
                 state = after
         finally:
             session.close()

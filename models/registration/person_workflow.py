@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import String, case, cast, exists, literal, null, or_
 
 from models.enums import Channel, CopayDecision, Label, OrgState, PersonState, Role
-from models.registration.quotas import (allocate_copay, allocate_label, allocate_lock_submit, fee_expression,
-                                        return_copay)
+from models.finance.copay import after_cancel_or_review_fail, after_upgrade
+from models.registration.quotas import allocate_copay, allocate_label, allocate_lock_submit, fee_expression
 from models.registration import Organization, Person
 from models.engine import Guard, Notify, Param, Transition, Workflow
 
@@ -93,7 +93,7 @@ TRANSITIONS = (
     Transition("set_label", ("标注人员标签", "Set label"),
                frozenset({S.SAVED, S.PENDING_LOCK, S.PENDING_CONFIRMATION}), None, ADMINS, "person.label_set",
                params=(LABEL_PARAM,), guards=(*ORG_DECIDED, SAME_LABEL, REUSED_VIP, REUSED_ONLY_UP),
-               sets=lambda m, p, *, actor, now: {"label": p["label"]}, allocate=allocate_label, after=return_copay),
+               sets=lambda m, p, *, actor, now: {"label": p["label"]}, allocate=allocate_label, after=after_upgrade),
     Transition("confirm_copay", ("确认代付", "Confirm co-payment"),
                frozenset({S.PENDING_CONFIRMATION, S.PENDING_LOCK}), confirm_copay_target, ADMINS,
                "person.copay_confirmed", targets=frozenset({S.PENDING_REVIEW, S.PENDING_LOCK}),
@@ -114,7 +114,7 @@ TRANSITIONS = (
     Transition("upgrade_label", ("标签升级", "Upgrade label"), UPGRADABLE, upgrade_target, ADMINS,
                "person.label_upgraded", targets=UPGRADABLE - {S.BADGE_PRODUCED, S.BADGE_ISSUED},
                params=(UPGRADE_PARAM,), guards=(*ORG_DECIDED, REUSED_VIP, UPWARD),
-               sets=upgrade_sets, allocate=allocate_label, after=return_copay,
+               sets=upgrade_sets, allocate=allocate_label, after=after_upgrade,
                confirmation="升级后将制发新证件，原证件失效。确定继续吗？"),
     # No transition here takes a person out of pending_payment for money: that happens only when their
     # order is paid (models/finance/workflow.py, PERSON_PAYMENT_WORKFLOW "order_paid").
@@ -123,7 +123,7 @@ TRANSITIONS = (
     Transition("review_fail", ("人员审核不通过", "Background review failed"), frozenset({S.PENDING_REVIEW}),
                S.REVIEW_FAILED, SECRETARIAT, "person.review_failed",
                params=(Param("reason", ("审核意见", "Reason")),),
-               sets=lambda m, p, *, actor, now: {"review_note": p["reason"]},
+               sets=lambda m, p, *, actor, now: {"review_note": p["reason"]}, after=after_cancel_or_review_fail,
                notify=Notify(Channel.SMS, "person_review_failed", lambda m: m.mobile)),
     Transition("badge_produced", ("证件制作", "Badge produced"), frozenset({S.APPROVED}), S.BADGE_PRODUCED,
                SECRETARIAT, "person.badge_produced", sets=badge_number),
@@ -132,7 +132,7 @@ TRANSITIONS = (
     Transition("cancel", ("注销", "Cancel"), BEFORE_ISSUE, S.CANCELLED, ADMINS, "person.cancelled",
                params=(Param("reason", ("注销原因", "Reason"), required=False),), danger=True,
                sets=lambda m, p, *, actor, now: {"review_note": p["reason"]} if p.get("reason") else {},
-               confirmation="注销后人员证件申办终止。确定继续吗？"),
+               after=after_cancel_or_review_fail, confirmation="注销后人员证件申办终止。确定继续吗？"),
 )
 
 PERSON_WORKFLOW = Workflow(Person, "person", PersonState, TRANSITIONS)

@@ -3,17 +3,16 @@
 Allocation locks the sub-delegation rows on PostgreSQL (after the persons, which the engine has locked
 already), then counts what is used, so two admins acting at the same moment are serialised and a quota
 is never exceeded. Locks are always taken persons first, then sub-delegations, in id order.
+Co-payments given back to the budget (free label, cancelled, review failed): models/finance/copay.py.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Integer, String, func, insert, literal, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, column_property
 
-from models.audit import AuditEntry
-from models.base import JsonType
 from models.delegation import SubDelegation
 from models.enums import CopayDecision, Label, PersonState
 from models.ids import id_in
@@ -137,30 +136,6 @@ def allocate_lock_submit(session: Session, ids, *, params, actor) -> Allocation:
         return slots[label].take(row) if label in slots else None
 
     return _allocate(rows, refusal)
-
-
-def return_copay(session: Session, ids, *, params, actor, now) -> None:
-    """After an upgrade to a free label: a confirmed co-payment goes back to the sub-delegation's budget.
-
-    The decision stays "confirmed" (it is made once); the amount becomes 0, so the budget's usage, summed
-    from the persons' amounts, drops by it. Each return is audited (person.copay_returned) with the amount,
-    one INSERT ... SELECT per distinct amount (a fee and its reuse percentage: one or two statements).
-    """
-    returning = (id_in(Person.id, ids), Person.copay == CopayDecision.CONFIRMED.value, Person.copay_amount > 0,
-                 Person.label != Label.PROFESSIONAL.value)
-    amounts = sorted({Decimal(str(a)) for a in session.scalars(select(Person.copay_amount).where(*returning))})
-    for amount in amounts:
-        audit_params = {**{k: str(v) for k, v in params.items() if v is not None}, "copay_returned": f"{amount:.2f}"}
-        rows = select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
-                      literal("person.copay_returned", String()), literal("person", String()), Person.id,
-                      Person.sub_delegation_id, Person.state, Person.state, literal(audit_params, JsonType)
-                      ).where(*returning, Person.copay_amount == amount)
-        session.execute(insert(AuditEntry).from_select(
-            ["at", "actor_id", "action", "object_type", "object_id", "sub_delegation_id", "from_state", "to_state",
-             "params"], rows))
-    if amounts:
-        session.execute(update(Person).where(*returning).values(copay_amount=0)
-                        .execution_options(synchronize_session=False))
 
 
 def allocate_copay(session: Session, ids, *, params, actor) -> Allocation:
