@@ -227,29 +227,3 @@ class Refund(Base):
               sqlite_where=text(ACTIVE_REFUNDS), postgresql_where=text(ACTIVE_REFUNDS)),
         Index("ix_refund_order", "order_id"),
     )
-
-
-# Sentences for the constraints above, as models.present.CONSTRAINT_MESSAGES holds them for every table.
-# They belong in that dict; until they are moved there, importing this module adds them (present.py is
-# another area's file).
-CONSTRAINT_MESSAGES = {
-    "uq_order_line_one_open_per_person": ("该人员已在另一个未取消的订单中", "This person is already on an open order"),
-    "ck_payment_gateway_has_reference": ("扫码和B2B支付须有交易流水号", "A gateway payment needs its reference"),
-    "ck_payment_recorded_means_gateway": ("只有扫码和B2B支付直接到账，转账须经财务核验",
-                                          "Only gateway payments are recorded directly; transfers are verified"),
-    "uq_payment_gateway_reference": ("该交易流水号已记录过", "This gateway reference is already recorded"),
-    "uq_payment_one_submitted_per_order": ("该订单已有待审核的汇款凭证", "This order already has a voucher under review"),
-    "uq_payment_one_settled_per_order": ("该订单已支付", "This order is already paid"),
-    "uq_invoice_number": ("发票号码已被使用", "This invoice number is already used"),
-    "ck_refund_bank_account_details": ("退款到银行账户须填写收款人名称、账号、开户银行和开户银行行号",
-                                       "A refund to a bank account needs the payee, account, bank and bank code"),
-}
-
-
-def _register_constraint_messages() -> None:
-    from models import present
-
-    present.CONSTRAINT_MESSAGES.update(CONSTRAINT_MESSAGES)
-
-
-_register_constraint_messages()
