@@ -241,12 +241,21 @@ DERIVED_LABELS: dict[str, tuple[str, str]] = {
     "copay_used": ("统付已用（元）", "Co-payment used (CNY)"),
 }
 
-# Audit actions that are not workflow transitions (those take their transition's label).
+# Audit actions that are not workflow transitions (those take their transition's label), by verb.
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "created": ("新建", "Created"),
     "edited": ("修改", "Edited"),
     "password_reset": ("重置密码", "Password reset"),
     "password_changed": ("修改密码", "Password changed"),
+}
+# ... and by their whole name: the money verbs that insert rows, and co-payments given back.
+OPERATION_ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "order.created": ("生成订单", "Order created"),
+    "payment.submitted": ("上传汇款凭证", "Transfer voucher submitted"),
+    "payment.recorded": ("网关支付到账", "Gateway payment recorded"),
+    "invoice.requested": ("申请开票", "Invoice requested"),
+    "refund.requested": ("申请退款", "Refund requested"),
+    "person.copay_returned": ("退回统付额度", "Co-payment returned"),
 }
 
 
@@ -279,17 +288,20 @@ def label_pair(model, key: str) -> tuple[str, str] | None:
 
 
 def action_label(action: str, lang: str = "zh") -> str:
-    """'organization.returned_for_edit' -> 退回修改: the transition's label, or the label of a create/edit."""
-    from models.workflows import WORKFLOWS  # the workflows import the domain, which imports this module
-
-    object_type, _, verb = action.partition(".")
-    workflow = WORKFLOWS.get(object_type)
-    for transition in (workflow.transitions if workflow else ()):
+    """'organization.returned_for_edit' -> 退回修改: the transition's label, or the label of an operation."""
+    for transition in _transitions():
         if transition.audit_action == action:
             return _pick(transition.label, lang)
-    if verb in ACTION_LABELS:
-        return _pick(ACTION_LABELS[verb], lang)
-    return action
+    pair = OPERATION_ACTION_LABELS.get(action) or ACTION_LABELS.get(action.partition(".")[2])
+    return _pick(pair, lang) if pair else action
+
+
+def audit_actions() -> list[str]:
+    """Every audit action the domain writes, once each: the transitions', the operations', creates and edits."""
+    actions = [t.audit_action for t in _transitions()] + list(OPERATION_ACTION_LABELS)
+    actions += [f"{object_type}.{verb}" for object_type in OBJECT_LABELS for verb in ("created", "edited")]
+    actions += ["user.password_reset", "user.password_changed"]
+    return list(dict.fromkeys(actions))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,6 +389,9 @@ COMMON_PARAM_LABELS: dict[str, tuple[str, str]] = {
     "sub_delegation_id": ("交易分团", "Sub-delegation"),
     "label": ("人员标签", "Label"),
     "amount": ("金额", "Amount"),
+    "order": ("订单", "Order"),
+    "voucher": ("汇款凭证", "Transfer voucher"),
+    "copay_returned": ("退回统付金额（元）", "Co-payment returned (CNY)"),
 }
 # The generated path of a stored upload (licence/<hex>.jpg), as the audit log keeps it.
 STORED_FILE = re.compile(r"^[a-z]+/(?:[\w.-]+/)*[\w-]+\.(jpg|jpeg|png|pdf)$", re.IGNORECASE)
@@ -460,9 +475,10 @@ def _notice_of_transition(template: str | None) -> tuple[str, str] | None:
 
 
 def _transitions():
-    from models.workflows import WORKFLOWS  # the workflows import the domain, which imports this module
+    """Every transition, including those only another transition fires (a paid order's persons)."""
+    from models.workflows import ALL_WORKFLOWS  # the workflows import the domain, which imports this module
 
-    return [t for workflow in WORKFLOWS.values() for t in workflow.transitions]
+    return [t for workflow in ALL_WORKFLOWS for t in workflow.transitions]
 
 
 def _english(lang: str | None) -> bool:
