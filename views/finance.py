@@ -42,6 +42,7 @@ class MoneyList(ScopedModelView):
 
     write_roles = frozenset()
     column_default_sort = ("id", True)
+    exact_count = True  # the page shows the total of the filtered rows: it adds them all up anyway
     amount_column = "amount"
     amount_label = ("金额（元）", "Amount (CNY)")
 

@@ -24,6 +24,7 @@ from models.present import (action_label, actor_name, beijing, beijing_minute, d
                             state_change, yes_no)
 from reports.xlsx import write_table
 from views.filters import DeletedFilter
+from views.paging import CURSOR_ARGS, beyond, bounded_count, encode, keyset_column, read_cursor
 from views.i18n import english, enum_label, pick, tr
 from views.search import ANYWHERE, CASEFOLD, EXACT, LEADING, PREFIX, column_condition, describe, search_terms
 from views.common import MAX_PAGE, clean_text, current_role, lang, table_column
@@ -135,28 +136,114 @@ class Listing:
         return query, count_query, joins, count_joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """Flask-Admin's (count, rows of the page), narrowed as above, the figures read with the count."""
+        """Flask-Admin's (count, rows of the page), narrowed as above, the figures read with the count.
+
+        A page reached by next/previous/last continues from the row at the edge of the one before
+        (views/paging.py): no OFFSET, whatever the depth. Rows of a previous or last page are read in
+        reverse order; page_rows turns them round."""
         count_query = None if self.simple_list_pager else self.get_count_query()
         query, count_query, joins, _ = self.narrow(self.get_query(), count_query, {}, {}, search, filters)
         count = self.read_count(count_query) if count_query is not None else None
         for relation in self._auto_joins:
             query = query.options(joinedload(relation))
-        query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
-        query = self._apply_pagination(query, page, page_size)
-        return count, (query.all() if execute else query)
+        order = self.keyset_order(sort_column, sort_desc)
+        cursor = self._template_args.get("list_cursor")
+        if order is None:
+            query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+            query = self._apply_pagination(query, page, page_size)
+        else:
+            query = self.keyset_page(query, order, cursor if cursor else None, page, page_size)
+        return count, (self.page_rows(query.all()) if execute else query)
+
+    # Lists whose page figures add up their own rows (a finance list's total) count exactly.
+    exact_count = False
 
     def read_count(self, count_query) -> int:
-        """The number of matching rows; the page's figures come in the same statement and stay for the template."""
+        """The number of matching rows (bounded: views/paging.py); the page's figures come in the same
+        statement and stay for the template."""
         figures = self.list_figures()
+        if not self.exact_count:
+            count, values = bounded_count(self.db_session, count_query, figures)
+            self._template_args["list_figures"] = values
+            return count
         if not figures:
             return count_query.scalar()
         row = count_query.add_columns(*figures.values()).one()
         self._template_args["list_figures"] = dict(zip(figures, row[1:]))
         return row[0]
 
+    # --- keyset pages -----------------------------------------------------------------------------
+    def keyset_order(self, sort_column, sort_desc):
+        """(sort column, descending) when the list's order can be continued by keyset, else None."""
+        if sort_column is not None:
+            attribute = self._sortable_columns.get(sort_column)
+            desc = bool(sort_desc)
+        else:
+            default = list(self._get_default_order())
+            if len(default) != 1:
+                return None
+            attribute, _, desc = default[0]
+        column = keyset_column(self.model, attribute)
+        return (column, bool(desc)) if column is not None else None
+
+    def keyset_page(self, query, order, cursor, page, page_size):
+        """The page in (sort, id) order: numbered (OFFSET, shallow pages), or continued from a cursor."""
+        column, desc = order
+        id_column = self.model.__table__.c.id
+        size = self.get_safe_page_size(page_size)
+        backwards = cursor is not None and cursor.direction in ("before", "last")
+        self._template_args["reversed_page"] = backwards
+        if cursor is not None and cursor.direction != "last":
+            query = query.filter(beyond(column, id_column, desc, cursor.value, cursor.row_id,
+                                        forward=cursor.direction == "after"))
+        reading_desc = desc != backwards
+        keys = [column] if column is id_column else [column, id_column]
+        query = query.order_by(*[k.desc() if reading_desc else k.asc() for k in keys]).limit(size)
+        if cursor is None and page:
+            query = query.offset(page * size)
+        self._template_args["keyset_order"] = order
+        return query
+
+    def page_rows(self, rows: list) -> list:
+        """The rows in the list's order (a previous or last page is read backwards)."""
+        return list(reversed(rows)) if self._template_args.get("reversed_page") else rows
+
+    def pager(self, data, page: int, num_pages, count) -> dict | None:
+        """First / previous / next / last links continuing by keyset, or None for Flask-Admin's numbered pager
+        (a short list, or an order that cannot be continued by keyset)."""
+        order = self._template_args.get("keyset_order")
+        if order is None or (count is not None and type(count) is int and (num_pages or 0) <= 10):
+            return None
+        view_args = self._template_args.get("list_view_args")
+        size = len(data)
+        page_size = self.get_safe_page_size(view_args.page_size)
+        cursor = self._template_args.get("list_cursor")
+        column, _ = order
+
+        def url(page_number, **cursor_args):
+            extra = dict(view_args.extra_args, **cursor_args)
+            return self._get_list_url(view_args.clone(page=page_number or None, extra_args=extra))
+
+        def edge(row):
+            return encode(getattr(row, column.key), row.id)
+
+        last_page = cursor is not None and cursor.direction == "last"
+        exact = count is not None and type(count) is int
+        number = (num_pages - 1) if last_page and exact else (None if last_page else page)
+        at_start = not page and (cursor is None or (cursor.direction == "before" and size < page_size))
+        at_end = last_page or (size < page_size and not (cursor and cursor.direction == "before"))
+        return {"first": url(0), "last": url((num_pages or 1) - 1 if exact else None, last="1"),
+                "prev": None if at_start or not data else url(max((page or 1) - 1, 0), before=edge(data[0])),
+                "next": None if at_end or not data else url((page or 0) + 1, after=edge(data[-1])),
+                "number": number}
+
     # --- URL parameters: odd values are ignored with a notice, never a database error ------------
     def _get_list_extra_args(self):
         args = super()._get_list_extra_args()
+        # A keyset cursor is this page's alone: sort, search, filter and page-size links start afresh.
+        self._template_args["list_cursor"] = read_cursor(request.args)
+        args.extra_args = {k: v for k, v in args.extra_args.items() if k not in CURSOR_ARGS}
+        self._template_args["list_view_args"] = args
         args.page = min(max(args.page or 0, 0), MAX_PAGE)
         args.search = clean_text(args.search) or None
         sort = self._get_column_by_idx(args.sort)

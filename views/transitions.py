@@ -216,13 +216,13 @@ class WorkflowActionsMixin:
             return count, query
         columns = self.guard_columns()
         if not columns:
-            return count, query.all()
+            return count, self.page_rows(query.all())
         rows, verdicts = [], {}
         for obj, *passed in query.add_columns(*columns.values()).all():
             rows.append(obj)
             verdicts[obj.id] = {name: bool(ok) for name, ok in zip(columns, passed)}
         self._template_args["row_guards"] = verdicts
-        return count, rows
+        return count, self.page_rows(rows)
 
     def passable(self, row) -> list[tuple[str, object]]:
         """The actions this row's menu offers: its state is a source, and its own guards pass."""
