@@ -2,13 +2,14 @@
 import models.database  # noqa: F401  (connection pragmas)
 from models.base import Base, LabeledEnum, utcnow
 from models.delegation import Delegation, ExpoEdition, SubDelegation, User, user_sub_delegation
-from models.enums import (Channel, CopayDecision, Gender, IdType, InvoiceKind, InvoiceState, Label, OrderState,
-                          OrgCategory, OrgState, OutboxState, PaymentMethod, PersonState, Pickup, RefundMethod,
-                          RefundState, RegionType, Role, SubDelegationKind)
+from models.enums import (Channel, CopayDecision, Gender, IdType, InvoiceKind, InvoiceState, JobState, Label,
+                          OrderState, OrgCategory, OrgState, OutboxState, PaymentMethod, PersonState, Pickup,
+                          RefundMethod, RefundState, RegionType, Role, SubDelegationKind)
 from models.errors import (DomainError, GuardFailed, InvalidParameter, InvalidState, NotAllowed, NotFound,
                            QuotaExceeded)
 from models.finance import Invoice, Order, OrderLine, Payment, Refund
 from models.audit import AuditEntry, OutboxMessage
+from models.jobs import BackgroundJob
 from models.registration import DealIntention
 from models.registration import OrgAddress, Organization, Person, QuotaAllocation
 from models.scope import visible

@@ -148,6 +148,15 @@ class OutboxState(LabeledEnum):
     FAILED = ("failed", "发送失败", "Failed")
 
 
+class JobState(LabeledEnum):
+    """A background job's progress: queued on RQ (or about to run inline), running, then done or failed."""
+
+    QUEUED = ("queued", "排队中", "Queued")
+    RUNNING = ("running", "进行中", "Running")
+    DONE = ("done", "已完成", "Done")
+    FAILED = ("failed", "失败", "Failed")
+
+
 class PaymentState(LabeledEnum):
     """A payment's own state: vouchers are submitted, then verified or rejected; gateway payments are recorded."""
 

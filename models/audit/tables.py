@@ -65,6 +65,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = col(Integer, "尝试次数", "Attempts", default=0)
     error: Mapped[str | None] = col(Text, "错误", "Error", nullable=True)
     sent_at: Mapped[datetime | None] = col(DateTime(timezone=True), "发送时间", "Sent at", nullable=True)
+    # After a failed attempt the sender waits (exponential backoff) before it tries again; None: due now.
+    next_attempt_at: Mapped[datetime | None] = col(DateTime(timezone=True), "下次尝试", "Next attempt", nullable=True)
     created_at = created_at_column()
 
     sub_delegation: Mapped[SubDelegation | None] = relationship(info={"label": ("交易分团", "Sub-delegation")})
