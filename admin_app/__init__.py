@@ -18,7 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     _check_secret_key(app)
     _configure_uploads(app)
 
-    from admin_app import auth, cli, errors, i18n, security, theme
+    from admin_app import auth, background, cli, errors, i18n, security, theme
     from admin_app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -34,14 +34,16 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    from admin_app import finance_cli, payments_api
+    from admin_app import export_cli, finance_cli, payments_api
 
     finance_cli.register(app)
+    export_cli.register(app)  # flask export KIND: the reports as xlsx
     app.register_blueprint(payments_api.bp)  # gateway notifications: HMAC-signed, CSRF-exempt
 
     from views import init_admin
 
     admin = init_admin(app, db, csp_nonce_generator=security.csp_nonce)
+    background.init_app(app, admin, db)  # mail, job queue, /healthz, send-outbox, 我的任务, 群发邮件
     security.allow_admin_actions(app, admin)
 
     _reads_without_the_write_lock(app)
