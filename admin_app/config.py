@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Commands that manage data and never serve requests: they may run without SECRET_KEY.
 MAINTENANCE_COMMANDS = {"demo", "db", "seed-demo", "create-user", "transition", "routes", "shell", "create-orders",
-                        "expire-orders"}
+                        "expire-orders", "send-outbox", "job-wait"}
 SUPPORTED_LOCALES = ("zh_CN", "en")
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -49,7 +49,7 @@ def from_environment() -> dict:
     env = {}
     if os.environ.get("DATABASE_URL"):
         env["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
-    for name in ("SECRET_KEY", "REDIS_URL", "UPLOADS_DIR"):
+    for name in ("SECRET_KEY", "REDIS_URL", "UPLOADS_DIR", "REPORTS_DIR"):
         if os.environ.get(name):
             env[name] = os.environ[name]
     # Several app processes must share the login counters: Redis when it is configured.
