@@ -100,7 +100,7 @@ class Transition:
     sets: Callable[..., dict] | None = None
     allocate: Callable[..., Allocation] | None = None
     after: Callable[..., None] | None = None
-    notify: Notify | None = None
+    notify: Notify | tuple[Notify, ...] | None = None  # several: e.g. an SMS and an e-mail to the contact
     policy: str = PER_ROW
     confirmation: str | None = None
     danger: bool = False
@@ -108,6 +108,12 @@ class Transition:
     @property
     def label_zh(self) -> str:
         return self.label[0]
+
+    def notices(self) -> tuple[Notify, ...]:
+        """The outbox messages each changed row writes (none, one or several)."""
+        if self.notify is None:
+            return ()
+        return self.notify if isinstance(self.notify, tuple) else (self.notify,)
 
     def outcomes(self) -> frozenset:
         """Every state a row can be in after this transition."""
@@ -291,8 +297,8 @@ def _apply(session, workflow, transition, ids: Sequence[int], actor: User, param
     audit_params = {k: _jsonable(v) for k, v in params.items() if v is not None} or None
     # Audit first, while the rows still carry their source state.
     audited = _insert_audit(session, workflow, transition, still, to_state, actor, audit_params, now)
-    if transition.notify:
-        _insert_outbox(session, workflow, transition.notify, still, to_state, params, audit_params, now)
+    for notice in transition.notices():
+        _insert_outbox(session, workflow, notice, still, to_state, params, audit_params, now)
     values = {"state": to_state}
     if "updated_at" in model.__table__.c:
         values["updated_at"] = now

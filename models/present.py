@@ -382,6 +382,7 @@ TEMPLATE_LABELS: dict[str, tuple[str, str]] = {
     "organization_approved": ("单位审核通过通知", "Approval notice"),
     "organization_returned": ("单位退回修改通知", "Return-for-edit notice"),
     "organization_rejected": ("单位审核不通过通知", "Rejection notice"),
+    "mass_mail": ("群发邮件", "Mass e-mail"),
 }
 # Parameters of entries whose transition is unknown (an action since renamed): still in words.
 COMMON_PARAM_LABELS: dict[str, tuple[str, str]] = {
@@ -392,6 +393,8 @@ COMMON_PARAM_LABELS: dict[str, tuple[str, str]] = {
     "order": ("订单", "Order"),
     "voucher": ("汇款凭证", "Transfer voucher"),
     "copay_returned": ("退回统付金额（元）", "Co-payment returned (CNY)"),
+    "subject": ("邮件主题", "Subject"),
+    "body": ("邮件正文", "Message"),
 }
 # The generated path of a stored upload (licence/<hex>.jpg), as the audit log keeps it.
 STORED_FILE = re.compile(r"^[a-z]+/(?:[\w.-]+/)*[\w-]+\.(jpg|jpeg|png|pdf)$", re.IGNORECASE)
@@ -469,7 +472,7 @@ def template_label(template: str | None, channel=None, lang: str = "zh") -> str:
 def _notice_of_transition(template: str | None) -> tuple[str, str] | None:
     """A template no one named: the notice of the transition that sends it (退回修改 -> 退回修改通知)."""
     for transition in _transitions():
-        if transition.notify and transition.notify.template == template:
+        if any(notice.template == template for notice in transition.notices()):
             return transition.label[0] + "通知", transition.label[1] + " notice"
     return None
 
@@ -503,7 +506,8 @@ def _declared_params(action: str | None) -> dict:
 
 def template_action(template: str | None) -> str | None:
     """The audit action of the transition whose message uses this outbox template (its parameters are the same)."""
-    return next((t.audit_action for t in _transitions() if t.notify and t.notify.template == template), None)
+    return next((t.audit_action for t in _transitions()
+                 if any(notice.template == template for notice in t.notices())), None)
 
 
 def _param_label(model, key: str, param, lang: str) -> str:

@@ -624,9 +624,11 @@ def test_cancel_copay_professional_pays_free_labels_go_to_review(session, world)
     states = {i: getattr(p["state"], "value", p["state"]) for i, p in snapshot(session, Person).items()}
     assert states == {professional.id: "pending_payment", vip.id: "pending_review", staff.id: "pending_review",
                       locked.id: "pending_lock"}
-    [message] = outbox(session)
-    assert (message.template, message.channel.value, message.recipient, message.object_id) == (
-        "person_please_pay", "sms", professional.mobile, professional.id)
+    # The person by SMS, and the organisation's contact by SMS and e-mail (seeds: 单位会收到人员付款短信和邮件通知).
+    assert [(m.template, m.channel.value, m.recipient, m.object_id) for m in outbox(session)] == [
+        ("person_please_pay", "sms", professional.mobile, professional.id),
+        ("person_please_pay", "sms", org.contact_mobile, professional.id),
+        ("person_please_pay", "email", org.contact_email, professional.id)]
     assert all(p["copay"] is CopayDecision.CANCELLED for p in snapshot(session, Person).values())
 
 
@@ -644,7 +646,7 @@ def test_lock_submit(session, world):
     assert result.skipped == {saved.id: "当前状态为「已保存」，不能锁定提交"}
     assert [state_of(session, Person, i) for i in result.done] == ["pending_review", "pending_review",
                                                                    "pending_payment"]
-    assert [(m.template, m.object_id) for m in outbox(session)] == [("person_please_pay", paying.id)]
+    assert [(m.template, m.object_id) for m in outbox(session)] == [("person_please_pay", paying.id)] * 3
 
 
 def test_a_person_leaves_pending_payment_only_when_their_order_is_paid(session, world):
@@ -749,8 +751,10 @@ def test_badges_and_background_review(session, world):
     assert state_of(session, Person, passing) == "badge_issued"
     failed = session.get(Person, failing)
     assert (failed.state, failed.review_note) == (PersonState.REVIEW_FAILED, "公安背审未通过")
-    [message] = outbox(session, "person_review_failed")
-    assert message.recipient == failed.mobile
+    messages = outbox(session, "person_review_failed")
+    assert [(m.channel.value, m.recipient) for m in messages] == [
+        ("sms", failed.mobile), ("sms", failed.organization.contact_mobile),
+        ("email", failed.organization.contact_email)]
     assert ops.cancel_persons(session, [passing], actor=sec).skipped == {passing: "当前状态为「证件已发放」，不能注销"}
 
 

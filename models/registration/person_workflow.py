@@ -1,7 +1,7 @@
 """The person (参观人员) workflow: labels, co-payment, lock-submit, upgrade, background review, badges."""
 from __future__ import annotations
 
-from sqlalchemy import String, case, cast, exists, literal, null, or_
+from sqlalchemy import String, case, cast, exists, literal, null, or_, select
 
 from models.enums import Channel, CopayDecision, Label, OrgState, PersonState, Role
 from models.finance.copay import after_cancel_or_review_fail, after_upgrade
@@ -46,8 +46,22 @@ REUSED_ONLY_UP = Guard("证件复用人员的卡面信息（含人员标签）�
 UPWARD = Guard("只能升级：专业观众→工作人员/VIP，工作人员→VIP", lambda m, p, a: label_rank(m) < _rank(p["label"]))
 FREE_OR_COPAID = lambda m: or_(m.label != Label.PROFESSIONAL.value,  # noqa: E731
                                m.copay == CopayDecision.CONFIRMED.value)
-PLEASE_PAY = Notify(Channel.SMS, "person_please_pay", lambda m: m.mobile,
-                    when=lambda m, p, to_state: to_state == S.PENDING_PAYMENT.value)
+
+
+def organization_contact(column):
+    """The person's organisation's contact mobile or e-mail, as SQL (a correlated scalar subquery)."""
+    return lambda m: select(column).where(Organization.id == m.organization_id).scalar_subquery()
+
+
+def notices(template: str, when=None) -> tuple[Notify, ...]:
+    """A person's notice goes to the person (SMS) and to the organisation's contact by SMS and e-mail
+    (seeds: 单位会收到人员付款短信和邮件通知)."""
+    return (Notify(Channel.SMS, template, lambda m: m.mobile, when=when),
+            Notify(Channel.SMS, template, organization_contact(Organization.contact_mobile), when=when),
+            Notify(Channel.EMAIL, template, organization_contact(Organization.contact_email), when=when))
+
+
+PLEASE_PAY = notices("person_please_pay", when=lambda m, p, to_state: to_state == S.PENDING_PAYMENT.value)
 BEFORE_ISSUE = frozenset(S) - {S.BADGE_ISSUED, S.CANCELLED}
 UPGRADABLE = frozenset(S) - {S.CANCELLED, S.REVIEW_FAILED}
 
@@ -124,7 +138,7 @@ TRANSITIONS = (
                S.REVIEW_FAILED, SECRETARIAT, "person.review_failed",
                params=(Param("reason", ("审核意见", "Reason")),),
                sets=lambda m, p, *, actor, now: {"review_note": p["reason"]}, after=after_cancel_or_review_fail,
-               notify=Notify(Channel.SMS, "person_review_failed", lambda m: m.mobile)),
+               notify=notices("person_review_failed")),
     Transition("badge_produced", ("证件制作", "Badge produced"), frozenset({S.APPROVED}), S.BADGE_PRODUCED,
                SECRETARIAT, "person.badge_produced", sets=badge_number),
     Transition("badge_issued", ("证件发放", "Badge issued"), frozenset({S.BADGE_PRODUCED}), S.BADGE_ISSUED,
