@@ -96,4 +96,7 @@ def test_the_organisation_list_links_to_the_page_with_its_filter(app, session, w
         [(label, url)] = list_links(organization_view)
         assert label == "群发邮件" and url == "/admin/mass_mail/?search=abc"
         assert list_links(person_view) == []
-    assert client.get("/admin/organization/").status_code == 200
+    page = client.get("/admin/organization/?search=abc").text
+    assert 'href="/admin/mass_mail/?search=abc">群发邮件</a>' in page
+    assert "/admin/mass_mail/?search" not in client.get("/admin/person/?search=abc").text
+    assert "/admin/mass_mail/" not in client_for(world.viewer).get("/admin/organization/?search=abc").text
