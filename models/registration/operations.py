@@ -21,6 +21,7 @@ from models.registration.tables import DealIntention, OrgAddress, Organization, 
 from models.validation import validate_id_document, validate_mobile, validate_uscc
 from models.registration.organization_workflow import ORGANIZATION_WORKFLOW
 from models.registration.person_workflow import PERSON_WORKFLOW
+from models.registration.preallocation import with_pre_allocation
 
 Ids = list[int] | Select  # the target rows: ids, or a SELECT of ids
 
@@ -216,6 +217,7 @@ def create_organization(session: Session, values: dict, *, actor: User, now: dat
     refuse_fields(values, WORKFLOW_FIELDS, "该字段由审核流程设置")
     values = _organization_values(values)
     values.setdefault("edition_id", current_edition_id(session))
+    values = with_pre_allocation(session, values)  # quotas imported by USCC before it registered
     _check_org_quotas(session, values["sub_delegation_id"], values["edition_id"], values,
                       uscc=values.get("uscc"))
     return create_row(session, Organization, values, actor=actor, object_type="organization", now=now)
