@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import abort, flash, jsonify, redirect, send_file
+from flask import abort, flash, jsonify, redirect, request, send_file
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
@@ -52,8 +52,6 @@ class JobsView(SignedInOnly, BaseView):
     @expose("/status.json")
     def status(self):
         """The bars' figures for the asked jobs of the current user (others' ids are simply absent)."""
-        from flask import request
-
         ids = parse_ids(request.args.get("ids", "").split(","))[:100]
         jobs = jobs_of(self.db.session, current_user, ids=ids) if ids else []
         response = jsonify(jobs=[job_status(job, self._download_url(job)) for job in jobs])

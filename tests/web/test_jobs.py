@@ -2,6 +2,10 @@
 the 我的任务 page shows each user only their jobs and serves result files only to their owner."""
 from __future__ import annotations
 
+import os
+import socket
+import urllib.parse
+
 import pytest
 from sqlalchemy import select
 
@@ -9,7 +13,10 @@ import jobs
 from admin_app.extensions import db
 from factories import audit_entries, make_organization
 from jobs.runner import results_dir
-from models import BackgroundJob, Channel, JobState, OrgState, Organization, OutboxMessage, OutboxState
+from models import (BackgroundJob, Channel, DomainError, JobState, OrgState, Organization, OutboxMessage,
+                    OutboxState)
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +146,50 @@ def test_cli_sends_the_outbox_and_follows_a_job_with_a_progress_bar(app, session
     # Not a terminal here: click prints the bar's label and no bar; the outcome follows.
     assert waited.exit_code == 0 and "财务导出" in waited.output and "已写入 4 行" in waited.output
     assert "名单.csv" in waited.output
+
+
+def test_a_job_that_cannot_be_queued_is_failed_and_refused(app, session, world, monkeypatch):
+    session.commit()
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    with app.app_context():
+        app.extensions.pop("dd_jobs_redis", None)
+        with pytest.raises(DomainError) as refused:
+            jobs.submit("test", "job_samples:count_and_write", owner=world.secretariat, params={"n": 1}, title="t")
+        app.extensions.pop("dd_jobs_redis", None)
+    assert "任务队列（Redis）无法连接" in str(refused.value)
+    [job] = session.scalars(select(BackgroundJob)).all()
+    assert job.state is JobState.FAILED and "Redis" in job.error
+
+
+def test_with_redis_the_job_waits_on_the_queue_for_a_worker(app, session, world, monkeypatch):
+    import uuid
+
+    from redis import Redis
+    from rq import SimpleWorker
+
+    parts = urllib.parse.urlsplit(REDIS_URL)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 6379), timeout=1).close()
+    except OSError:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    session.commit()
+    queue_name = f"dd-test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    monkeypatch.setitem(app.config, "RQ_QUEUE", queue_name)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        with app.app_context():
+            app.extensions.pop("dd_jobs_redis", None)
+            job_id = jobs.submit("test", "job_samples:count_and_write", owner=world.secretariat, params={"n": 2},
+                                 title="排队的任务")
+            assert job_row(session, job_id).state is JobState.QUEUED
+            from jobs.queue import queue
+
+            SimpleWorker([queue()], connection=redis).work(burst=True)
+            app.extensions.pop("dd_jobs_redis", None)
+        job = job_row(session, job_id)
+        assert job.state is JobState.DONE and job.summary == "已写入 2 行"
+    finally:
+        keys = list(redis.scan_iter(f"*{queue_name}*"))
+        if keys:
+            redis.delete(*keys)
