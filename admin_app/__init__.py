@@ -34,9 +34,11 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    from admin_app import finance_cli, payments_api
+    from admin_app import export_cli, finance_cli, import_cli, payments_api
 
     finance_cli.register(app)
+    export_cli.register(app)  # flask export KIND: the reports as xlsx
+    import_cli.register(app)  # flask import KIND FILE: spreadsheets in, every row or none
     app.register_blueprint(payments_api.bp)  # gateway notifications: HMAC-signed, CSRF-exempt
 
     from views import init_admin
