@@ -19,7 +19,7 @@ from models.present import masked_columns, shown
 from views.i18n import pick, tr
 
 ORGANIZATION_ENDPOINT = "organization"
-LIST_ONLY_ARGS = ("page", "page_size")  # paging is the list's business; search, filters and sort travel on
+LIST_ONLY_ARGS = ("page", "page_size", "lang")  # paging and language are not a filter; search, filters and sort travel on
 PREVIEW_ROWS = 20
 
 
