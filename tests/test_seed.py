@@ -3,8 +3,9 @@
 One seed_demo run (SEED_DEMO_SIZE, default 200/1000; `SEED_DEMO_SIZE=2000/10000` for the by-hand run)
 in a database of its own per backend is read by the history tests: every state reached through the
 workflow and reachable from its audit entries, eight ISO weeks of history, the right users acting,
-quotas and budgets holding, valid USCCs and resident IDs. Smaller runs check re-runs, determinism
-and the `demo` command.
+quotas and budgets holding, valid USCCs and resident IDs; money in every state finance works on (orders,
+payments with real voucher files, invoices, refunds), paid orders covered by their payments. Smaller
+runs check re-runs, determinism and the `demo` command.
 """
 from __future__ import annotations
 
@@ -22,14 +23,18 @@ from stdnum.cn import ric, uscc
 
 import models
 from admin_app import create_app
+from models import files
 from admin_app.seed import (DELEGATION_TREE, EDITION, ensure_edition, load_recruitment_table, seed_delegation_tree,
                             seed_demo)
 from admin_app.seed.tree import ACCOUNT_PREFIX, registration_weeks
 from factories import (admin_database_url, create_scratch_database, drop_scratch_database, fast_password_hashing,
                        make_engine)
-from models import (AuditEntry, CopayDecision, Delegation, IdType, Invoice, Label, Order, OrderLine, OrgAddress,
-                    Organization, OrgState, Payment, Person, PersonState, Refund, Role, SubDelegation,
-                    SubDelegationKind, User)
+from models import (AuditEntry, CopayDecision, Delegation, IdType, Invoice, InvoiceState, Label, Order, OrderLine,
+                    OrderState, OrgAddress, Organization, OrgState, Payment, PaymentMethod, Person, PersonState,
+                    Refund, RefundState, Role, SubDelegation, SubDelegationKind, User)
+from models.enums import PaymentState
+from models.finance.balances import order_money
+from models.present import action_label, describe_params
 from models.delegation.operations import authenticate
 from models.registration.quotas import fee_expression, organization_usage, sub_delegation_usage
 from models.validation import validate_id_document, validate_mobile
@@ -42,8 +47,14 @@ SIZE = tuple(int(n) for n in os.environ.get("SEED_DEMO_SIZE", "200/1000").split(
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def seed_uploads(tmp_path_factory):
+    """Where the seeded runs store their transfer vouchers."""
+    return tmp_path_factory.mktemp("seed_uploads")
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seeded(request, tmp_path_factory):
+def seeded(request, tmp_path_factory, seed_uploads):
     """(session, summary) of one seed_demo run in a database of its own; the tests only read it."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'seeded.sqlite'}"
@@ -55,7 +66,7 @@ def seeded(request, tmp_path_factory):
     try:
         models.Base.metadata.create_all(engine)
         with Session(engine) as session, fast_password_hashing():
-            summary = seed_demo(session, orgs=SIZE[0], persons=SIZE[1], seed=3)
+            summary = seed_demo(session, orgs=SIZE[0], persons=SIZE[1], seed=3, uploads=seed_uploads)
             session.commit()
             yield session, summary
     finally:
@@ -69,6 +80,13 @@ def cheap_hashing():
     """The seed's own accounts get random passwords; scrypt would spend 0.2 s on each."""
     with fast_password_hashing():
         yield
+
+
+@pytest.fixture(autouse=True)
+def uploads_root(tmp_path, monkeypatch):
+    """The storage root models.files uses when seed_demo is given none (the app configures UPLOADS_DIR)."""
+    monkeypatch.setattr(files, "_root", tmp_path / "uploads")
+    return tmp_path / "uploads"
 
 
 # --- the reference data ----------------------------------------------------------------------------------
@@ -274,6 +292,126 @@ def test_each_step_is_done_in_batches_by_the_user_whose_job_it_is(seeded):
         assert max(n for (a, _, _), n in batches.items() if a == action) > 1, action
 
 
+# --- money: orders, payments, invoices, refunds ----------------------------------------------------------
+
+MONEY = {"order": Order, "payment": Payment, "invoice": Invoice, "refund": Refund}
+# The states money rows are created in (by create_orders, submit_voucher, record_gateway_payment,
+# request_invoice, request_refund), and the states the demo must leave for finance to work on.
+MONEY_ENTRY_STATES = {"order": {"unpaid"}, "payment": {"submitted", "recorded"}, "invoice": {"requested"},
+                      "refund": {"requested"}}
+
+
+def test_money_reaches_every_state_finance_works_on(seeded):
+    session, summary = seeded
+    counted = {t: Counter(getattr(s, "value", s) for s in session.scalars(select(model.state)))
+               for t, model in MONEY.items()}
+    assert set(counted["order"]) == {s.value for s in OrderState}
+    assert {"submitted", "verified", "rejected", "recorded"} <= set(counted["payment"])
+    assert {"requested", "issued", "voided"} <= set(counted["invoice"])
+    assert {"requested", "approved", "refunded"} <= set(counted["refund"])
+    methods = {m.value for m in session.scalars(select(Payment.method))}
+    assert {"transfer", "b2b"} <= methods and methods & {"qr_alipay", "qr_wechat", "qr_unionpay"}
+    assert {m.value for m in session.scalars(select(Refund.method))} == {"original_route", "bank_account"}
+    assert sum(summary["order_states"].values()) == sum(counted["order"].values())
+    assert summary["refund_states"] == dict(sorted(counted["refund"].items()))
+
+
+def test_paid_orders_are_covered_by_their_payments_and_nothing_is_paid_or_refunded_twice(seeded):
+    session, _ = seeded
+    money = order_money(session, session.scalars(select(Order.id)).all())
+    for order in session.scalars(select(Order)):
+        settled = money[order.id]["settled"]
+        if order.state is OrderState.PAID:
+            assert settled == order.total_amount > 0, order.number  # the settling payment covers the total
+        else:
+            assert settled == 0, order.number
+        assert money[order.id]["balance"] >= 0
+    refunded = defaultdict(Decimal)
+    for refund in session.scalars(select(Refund)):
+        line = session.get(OrderLine, refund.order_line_id)
+        assert refund.order.state is OrderState.PAID and line.person.state in RELEASED
+        assert refund.amount == line.fee
+        if refund.state is RefundState.REFUNDED:
+            refunded[line.id] += refund.amount
+            assert refund.batch and refund.refunded_at
+    assert all(total <= session.get(OrderLine, line_id).fee for line_id, total in refunded.items())
+    # An order is never invoiced while a refund of it is under way (the invoice is voided first).
+    invoiced = set(session.scalars(select(Invoice.order_id).where(Invoice.state != InvoiceState.VOIDED)))
+    refunding = set(session.scalars(select(Refund.order_id).where(
+        Refund.state.in_([RefundState.REQUESTED, RefundState.APPROVED]))))
+    assert not invoiced & refunding
+    # A person leaves pending_payment only when their order is paid.
+    on_paid = set(session.scalars(select(OrderLine.person_id).join(Order).where(Order.state == OrderState.PAID)))
+    waiting = set(session.scalars(select(Person.id).where(Person.state == PersonState.PENDING_PAYMENT)))
+    assert on_paid and not on_paid & waiting
+    left_waiting = set(session.scalars(select(AuditEntry.object_id).where(
+        AuditEntry.object_type == "person", AuditEntry.from_state == "pending_payment",
+        AuditEntry.to_state == "pending_review")))
+    assert left_waiting and left_waiting <= on_paid | upgraded(session)
+
+
+def test_vouchers_are_stored_files_that_pass_the_content_check(seeded, seed_uploads):
+    session, _ = seeded
+    vouchers = session.execute(select(Payment.voucher_file, Payment.state, Payment.review_note, User.role)
+                               .outerjoin(User, User.id == Payment.verified_by_id)
+                               .where(Payment.method == PaymentMethod.TRANSFER)).all()
+    kinds = Counter()
+    for name, state, note, reviewer in vouchers:
+        kinds[files.sniff("voucher", files.path_of(name, root=seed_uploads).read_bytes())] += 1
+        if state is PaymentState.SUBMITTED:
+            assert reviewer is None and note is None
+        else:
+            assert reviewer is Role.FINANCE and (note is not None) == (state is PaymentState.REJECTED)
+    assert set(kinds) == {"png", "pdf"}
+
+
+def test_money_is_moved_by_the_users_whose_job_it_is(seeded):
+    session, _ = seeded
+    rows = session.execute(select(AuditEntry.action, AuditEntry.sub_delegation_id, User.role, User.id)
+                           .join(User, User.id == AuditEntry.actor_id)
+                           .where(AuditEntry.object_type.in_(MONEY))).all()
+    bound = {user.id: set(user.sub_delegation_ids) for user in session.scalars(select(User))}
+    roles = defaultdict(set)
+    for action, sub_id, role, user_id in rows:
+        roles[action].add(role)
+        if role is Role.SUB_DELEGATION_ADMIN:
+            assert sub_id in bound[user_id], action
+    admins, finance = {Role.SUB_DELEGATION_ADMIN}, {Role.FINANCE}
+    for action in ("order.created", "order.cancelled", "order.voucher_submitted", "payment.submitted",
+                   "invoice.requested", "invoice.void_requested", "refund.requested"):
+        assert roles[action] == admins, action
+    for action in ("payment.recorded", "payment.verified", "payment.rejected", "order.paid", "order.voucher_rejected",
+                   "order.expired", "invoice.issued", "invoice.voided", "refund.approved", "refund.refunded"):
+        assert roles[action] == finance, action
+
+
+def test_every_money_state_is_reached_by_its_audit_history(seeded):
+    session, _ = seeded
+    for object_type, model in MONEY.items():
+        history = defaultdict(list)
+        for entry in session.scalars(select(AuditEntry).where(AuditEntry.object_type == object_type)
+                                     .order_by(AuditEntry.at, AuditEntry.id)):
+            history[entry.object_id].append(entry)
+        current = {i: getattr(s, "value", s) for i, s in session.execute(select(model.id, model.state))}
+        assert set(history) == set(current), object_type
+        for object_id, entries in history.items():
+            assert entries[0].from_state is None and entries[0].to_state in MONEY_ENTRY_STATES[object_type]
+            for before, after in zip(entries, entries[1:]):
+                assert after.from_state == before.to_state, (object_type, object_id, after.action)
+            assert entries[-1].to_state == current[object_id], (object_type, object_id)
+
+
+def test_every_audit_action_of_the_demo_reads_as_words(seeded):
+    session, _ = seeded
+    first_of_each = select(func.min(AuditEntry.id)).group_by(AuditEntry.action)
+    for action, object_type, params in session.execute(select(AuditEntry.action, AuditEntry.object_type,
+                                                              AuditEntry.params).where(AuditEntry.id.in_(first_of_each))):
+        for lang in ("zh", "en"):
+            assert action_label(action, lang) != action, action
+            for line in describe_params(object_type, action, params, lang):
+                assert line.replace("：", ": ").split(": ")[0] not in (params or {}), (action, line)
+
+
 # --- re-runs and determinism -----------------------------------------------------------------------------
 
 
@@ -315,7 +453,7 @@ def test_demo_reset_starts_from_an_empty_database(backend, tmp_path):
     url = (f"sqlite:///{tmp_path / 'demo.sqlite'}" if backend == "sqlite"
            else create_scratch_database(admin_database_url(), prefix="dd_demo"))
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x",
-                      "REPORTS_DIR": str(tmp_path / "reports")})
+                      "REPORTS_DIR": str(tmp_path / "reports"), "UPLOADS_DIR": str(tmp_path / "uploads")})
     runner = app.test_cli_runner()
     small = ["--no-serve", "--orgs", "30", "--persons", "100"]
     try:
@@ -353,6 +491,12 @@ def table_counts(app) -> dict[str, int]:
                   for table in ("organization", "person", "audit_entry", "admin_user", "sub_delegation")}
         db.session.remove()
         return counts
+
+
+def upgraded(session) -> set[int]:
+    """Persons whose label upgrade took them out of pending_payment (a free label needs no payment)."""
+    return set(session.scalars(select(AuditEntry.object_id).where(
+        AuditEntry.action == "person.label_upgraded", AuditEntry.from_state == "pending_payment")))
 
 
 def utc(at: datetime) -> datetime:

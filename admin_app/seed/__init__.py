@@ -23,7 +23,7 @@ from admin_app.seed.tree import (DELEGATION_TREE, EDITION, WEEKS, Member, ensure
                                  registration_deadline, registration_weeks, seed_actors, seed_delegation_tree,
                                  sub_delegation_allowances)
 from admin_app.seed.values import Values, apportion, area_codes, gb11714_check, with_check_digit
-from models import AuditEntry, IdType, Organization, OrgAddress, Person
+from models import AuditEntry, IdType, Invoice, Order, Organization, OrgAddress, Payment, Person, Refund
 from models.audit.tables import POSTGRESQL_DROP_APPEND_ONLY
 from models.ids import id_in
 
@@ -33,12 +33,14 @@ __all__ = ["DELEGATION_TREE", "EDITION", "WEEKS", "Member", "apportion", "area_c
 
 
 def seed_demo(session: Session, *, orgs: int = 300, persons: int = 1500, seed: int = 0,
-              progress: Callable[[], None] | None = None) -> dict:
-    """Organisations and persons with eight weeks of audited history, ending in every state and label.
+              progress: Callable[[], None] | None = None, uploads=None) -> dict:
+    """Organisations and persons with eight weeks of audited history, ending in every state and label,
+    and the money they move: orders, payments and vouchers, invoices and refunds in every state.
 
     Deterministic for a seed. Rows that already exist (USCCs, ID numbers, used quotas) are respected,
     so it can run again on a seeded database; each run drives only the rows it creates.
-    `progress()` is called after each of the WEEKS weeks.
+    `progress()` is called after each of the WEEKS weeks. Transfer vouchers are stored under `uploads`
+    (default: the root models.files was configured with, UPLOADS_DIR in the app).
     """
     if persons and not orgs:
         raise ValueError("persons need at least one organisation")
@@ -53,7 +55,7 @@ def seed_demo(session: Session, *, orgs: int = 300, persons: int = 1500, seed: i
     calendar = Calendar(registration_weeks(edition), registration_deadline(edition), values.rng)
     org_plans = plan_organizations(values, calendar, orgs)
     person_plans = plan_persons(values, calendar, org_plans, persons)
-    history = History(session, subs, actors, calendar, seed)
+    history = History(session, subs, actors, calendar, seed, uploads)
     history.run(org_plans, person_plans, progress)
     session.flush()
     return summary(session, edition, history)
@@ -70,6 +72,7 @@ def summary(session: Session, edition, history: History) -> dict:
         and_(AuditEntry.object_type == "organization", id_in(AuditEntry.object_id, org_ids)),
         and_(AuditEntry.object_type == "person", id_in(AuditEntry.object_id, person_ids))))).all()
     return {"edition": edition.number, "organizations": len(orgs),
+            **money_summary(session, org_ids),
             "addresses": session.scalar(select(func.count()).select_from(OrgAddress).where(
                 id_in(OrgAddress.organization_id, org_ids))),
             "persons": len(persons), "deleted_organizations": sum(o.deleted_at is not None for o in orgs),
@@ -79,6 +82,21 @@ def summary(session: Session, edition, history: History) -> dict:
             "copay": dict(Counter(p.copay.value for p in persons)),
             "iso_weeks": sorted({at.isocalendar()[:2] for at in weeks}),
             "done": dict(sorted(history.done.items())), "refused": dict(sorted(history.refused.items()))}
+
+
+def money_summary(session: Session, org_ids: list[int]) -> dict:
+    """States of the run's orders, payments (by method and state), invoices and refunds, counted."""
+    of_run = id_in(Order.organization_id, org_ids)
+
+    def states(model, *columns) -> dict:
+        query = select(*columns, func.count()).group_by(*columns)
+        if model is not Order:
+            query = query.join(Order, Order.id == model.order_id)
+        rows = session.execute(query.where(of_run)).all()
+        return dict(sorted((":".join(str(getattr(c, "value", c)) for c in row[:-1]), row[-1]) for row in rows))
+
+    return {"order_states": states(Order, Order.state), "payments": states(Payment, Payment.method, Payment.state),
+            "invoice_states": states(Invoice, Invoice.state), "refund_states": states(Refund, Refund.state)}
 
 
 def drop_everything(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from admin_app.seed import money
+from admin_app.seed import money, settlement
 from admin_app.seed.plan import Calendar, OrgPlan, PersonPlan
 from admin_app.seed.tree import Actors
 from models import Label, Organization, OrgState, Person, PersonState, Pickup, Role, SubDelegation
@@ -49,8 +49,9 @@ class History:
     """One run of the eight weeks over the plan's organisations and persons (and only those)."""
 
     def __init__(self, session: Session, subs: dict[str, SubDelegation], actors: Actors, calendar: Calendar,
-                 seed: int):
+                 seed: int, uploads=None):
         self.session, self.actors, self.calendar = session, actors, calendar
+        self.uploads = uploads  # where vouchers are stored (None: the root models.files was configured with)
         self.sub_ids = {code: sub.id for code, sub in subs.items()}
         self.rng = random.Random(seed * 7919 + 1)  # apart from the values' stream: plans stay as they were
         self.orgs: dict[int, OrgPlan] = {}
@@ -63,7 +64,10 @@ class History:
         self.done, self.refused = Counter(), Counter()
 
     def run(self, orgs: list[OrgPlan], persons: list[PersonPlan], progress: Callable[[], None] | None = None) -> None:
-        """Create each row at its time and run each week's routine, in time order; `progress()` after each week."""
+        """Create each row at its time and run each week's routine, in time order; `progress()` after each week.
+
+        The night after the deadline the expiry run closes overdue orders: the demo opens that morning.
+        """
         # Newest first, so the next row due pops off the end; organisations before their persons on a tie.
         arrivals = sorted([(o.at, 0, i, o) for i, o in enumerate(orgs)]
                           + [(p.at, 1, i, p) for i, p in enumerate(persons)], key=lambda a: a[:3], reverse=True)
@@ -76,6 +80,7 @@ class History:
             if progress:
                 progress()
         self.arrive(arrivals, None)
+        money.expire_overdue(self)
 
     # -- creates -------------------------------------------------------------------------------
 
@@ -316,13 +321,17 @@ class History:
                                 now + timedelta(minutes=30))
 
 
-# (weekday 0 = Monday, hour, minute, step): who does what when, every week.
+# (weekday 0 = Monday, hour, minute, step): who does what when, every week. Money: admin_app/seed/money.py
+# (orders, payments, vouchers) and settlement.py (invoices, refunds).
 ROUTINE = (
     (0, 11, 0, money.organisations_pay),
     (0, 17, 0, History.registrants_submit),
     (1, 10, 0, History.first_review),
+    (1, 14, 0, money.finance_reviews_vouchers),
     (1, 15, 0, History.labels),
+    (1, 16, 0, settlement.finance_settles),
     (2, 10, 0, History.second_review),
+    (2, 11, 0, settlement.organisations_ask),
     (2, 15, 0, History.moves_and_deletions),
     (3, 14, 0, History.copay_decisions),
     (3, 16, 0, money.put_on_orders),
