@@ -1,8 +1,9 @@
-"""Many rows, or many strings, as ONE bound JSON parameter: set-based inserts and lookups on PostgreSQL and SQLite.
+"""Many rows, or many strings, in a few bound parameters: set-based inserts and lookups on PostgreSQL and SQLite.
 
-A 100,000-row insert is one `INSERT ... SELECT FROM <records>` statement whose rows travel as one JSON
-text (json_to_recordset on PostgreSQL, json_each on SQLite), never one bound parameter per value: the
-same rule as models/ids.py for lists of ids.
+A 100,000-row insert is one `INSERT ... SELECT FROM <records>` statement, never one bound parameter per
+value (the same rule as models/ids.py for lists of ids): on PostgreSQL one typed array per column, read
+with unnest() (psycopg sends arrays in binary, so the server parses no text); on SQLite the rows as one
+JSON text, read with json_each().
 """
 from __future__ import annotations
 
@@ -39,20 +40,27 @@ def dumps(rows: Iterable[Mapping]) -> str:
 
 
 def insert_select(session: Session, table, columns: Mapping[str, str], rows: list[Mapping], *,
-                  constants: Mapping[str, tuple[str, object]] = (), returning: str | None = None) -> list:
+                  constants: Mapping[str, tuple[str, object]] = (), returning: str | None = None,
+                  then: str | None = None, then_params: Mapping | None = None) -> list:
     """INSERT INTO table (columns..., constants...) SELECT the rows' values and the constants, in one statement.
 
     `columns` maps each column to its recordset type (PG_TYPES); `constants` maps a column to (SQL
     expression over :named parameters, {name: value}), e.g. {"created_at": (":now", {"now": now})}.
     Returns the rows of the `returning` columns when asked (their order is not the rows' order).
+    PostgreSQL only: `then` is a statement over the inserted rows, which it reads as `new`; the whole becomes
+    `WITH new AS (INSERT ... RETURNING *) <then>` (one statement), with `then_params` bound too.
     """
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
     source, expressions = records(dialect, columns)
-    params: dict = {"rows": dumps(rows)}
+    if dialect == "postgresql":
+        params: dict = {f"c_{name}": [row.get(name) for row in rows] for name in columns}
+        binds = []
+    else:
+        params, binds = {"rows": dumps(rows)}, [bindparam("rows", type_=Text())]
+    params.update(then_params or {})
     names, values = list(columns), [expressions[c] for c in columns]
-    binds = [bindparam("rows", type_=Text())]
     for name, (expression, bound) in dict(constants).items():
         names.append(name)
         values.append(expression)
@@ -61,22 +69,27 @@ def insert_select(session: Session, table, columns: Mapping[str, str], rows: lis
                 binds.append(bindparam(key, type_=_bind_type(value)))
             params[key] = value
     quoted = ", ".join(f'"{name}"' for name in names)
-    sql = (f"INSERT INTO {table.name} ({quoted}) SELECT {', '.join(values)} FROM {source}"
-           + (f" RETURNING {returning}" if returning else ""))
+    sql = f"INSERT INTO {table.name} ({quoted}) SELECT {', '.join(values)} FROM {source}"
+    if then:
+        sql = f"WITH new AS ({sql} RETURNING *) {then}"
+    elif returning:
+        sql += f" RETURNING {returning}"
     result = session.execute(text(sql).bindparams(*binds), params)
-    return list(result) if returning else []
+    return list(result) if returning or then else []
 
 
-def records(dialect: str, columns: Mapping[str, str], param: str = "rows") -> tuple[str, dict[str, str]]:
-    """(FROM clause reading the JSON rows of :param, {column: SQL expression of its value})."""
+def records(dialect: str, columns: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """(FROM clause reading the rows, {column: SQL expression of its value}).
+
+    PostgreSQL: unnest() of one array parameter per column, :c_<column>; elsewhere the JSON rows of :rows.
+    """
     if dialect == "postgresql":
-        definition = ", ".join(f'"{name}" {PG_TYPES[kind]}' for name, kind in columns.items())
-        expressions = {name: (f'CAST(r."{name}" AS jsonb)' if kind == "json" else f'r."{name}"')
-                       for name, kind in columns.items()}
-        return f"json_to_recordset(CAST(:{param} AS json)) AS r({definition})", expressions
+        arrays = ", ".join(f"CAST(:c_{name} AS {PG_TYPES[kind]}[])" for name, kind in columns.items())
+        names = ", ".join(f'"{name}"' for name in columns)
+        return f"unnest({arrays}) AS r({names})", {name: f'r."{name}"' for name in columns}
     expressions = {name: (f"json(json_extract(r.value, '$.{name}'))" if kind == "json"
                           else f"json_extract(r.value, '$.{name}')") for name, kind in columns.items()}
-    return f"json_each(:{param}) AS r", expressions
+    return "json_each(:rows) AS r", expressions
 
 
 def _bind_type(value):

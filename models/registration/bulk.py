@@ -8,11 +8,12 @@ Like every operation they take the actor as a keyword, flush and never commit.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, case, cast, func, insert, literal, null, select
+from sqlalchemy import DateTime, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from models.audit.tables import AuditEntry
@@ -136,11 +137,20 @@ def register_persons(session: Session, rows: list[dict], *, actor: User, now: da
         _refuse_beyond_quota(session, values, orgs, result)
     if result.refused or not rows:
         return result
-    ids = [row.id for row in insert_select(session, Person.__table__, PERSON_COLUMNS, values, returning="id", constants={
-        "state": (":state", {"state": PersonState.SAVED.value}), "copay": (":copay", {"copay": "undecided"}),
-        "copay_amount": (":zero", {"zero": 0}), "is_reuse": (":reuse", {"reuse": False}),
-        "created_at": (":now", {"now": now}), "updated_at": (":now", {"now": now})})]
-    _audit_created(session, Person, "person", ids, PERSON_COLUMNS, actor, now)
+    constants = {"state": (":state", {"state": PersonState.SAVED.value}), "copay": (":copay", {"copay": "undecided"}),
+                 "copay_amount": (":zero", {"zero": 0}), "is_reuse": (":reuse", {"reuse": False}),
+                 "created_at": (":now", {"now": now}), "updated_at": (":now", {"now": now})}
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement: the audit entries are made from the rows the INSERT returns (a data-modifying CTE).
+        audit = _audit_sql(Person, "person", PERSON_COLUMNS, "new", "postgresql")
+        ids = [row[0] for row in insert_select(
+            session, Person.__table__, PERSON_COLUMNS, values, constants=constants,
+            then=f"{audit} FROM new RETURNING object_id",
+            then_params={"actor": actor.id, "action": "person.created", "object_type": "person"})]
+    else:
+        ids = [row.id for row in insert_select(session, Person.__table__, PERSON_COLUMNS, values, returning="id",
+                                               constants=constants)]
+        _audit_created(session, Person, "person", ids, PERSON_COLUMNS, actor, now)
     session.flush()
     result.ids = {"persons": ids}
     return result
@@ -186,39 +196,44 @@ class _SlotRow:
 
 def _audit_created(session: Session, model, object_type: str, ids: list[int], columns, actor: User,
                    now: datetime) -> None:
-    """One INSERT ... SELECT of the `<object_type>.created` entries of the new rows.
+    """One INSERT ... SELECT of the `<object_type>.created` entries of the new rows (ids as one parameter)."""
+    table = model.__table__
+    audit = _audit_sql(model, object_type, columns, table.name, session.get_bind().dialect.name)
+    session.execute(text(f"{audit} FROM {table.name} WHERE {table.name}.id IN (SELECT value FROM json_each(:ids))"
+                         if session.get_bind().dialect.name != "postgresql" else
+                         f"{audit} FROM {table.name} WHERE {table.name}.id = ANY(CAST(:ids AS integer[]))")
+                    .bindparams(bindparam("now", type_=DateTime(timezone=True))),
+                    {"now": now, "actor": actor.id, "action": f"{object_type}.created", "object_type": object_type,
+                     "ids": json.dumps(ids) if session.get_bind().dialect.name != "postgresql" else ids})
 
-    Their parameters are the columns given, built by the database from the rows themselves and masked as
+
+def _audit_sql(model, object_type: str, columns, alias: str, dialect: str) -> str:
+    """`INSERT INTO audit_entry (...) SELECT ...` over the rows named `alias`, without its FROM.
+
+    The entry's parameters are the columns given, built by the database from the row itself and masked as
     create_row masks them (models/editing.py, models/present.mask), so no value travels twice.
     """
-    table = model.__table__
-    dialect = session.get_bind().dialect.name
     pairs = []
     for name in columns:
-        column = table.c[name]
-        value = _masked(column, dialect) if column.info.get("sensitive") else column
-        pairs += [literal(name, String()), value]
+        value = f'{alias}."{name}"'
+        if model.__table__.c[name].info.get("sensitive"):
+            value = _mask_sql(f"CAST({value} AS TEXT)", dialect)
+        pairs.append(f"'{name}', {value}")
     if dialect == "postgresql":
-        params = func.jsonb_strip_nulls(func.jsonb_build_object(*pairs))
+        params = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))"
     else:  # json_patch onto {} drops the keys whose value is null, as jsonb_strip_nulls does
-        params = func.json_patch("{}", func.json_object(*pairs))
-    rows = select(literal(now, DateTime(timezone=True)), literal(actor.id, Integer()),
-                  literal(f"{object_type}.created", String()), literal(object_type, String()), table.c.id,
-                  table.c.sub_delegation_id, null(), table.c.state, params).where(id_in(table.c.id, ids))
-    session.execute(insert(AuditEntry).from_select(AUDIT_COLUMNS, rows))
+        params = f"json_patch('{{}}', json_object({', '.join(pairs)}))"
+    return (f"INSERT INTO {AuditEntry.__table__.name} ({', '.join(AUDIT_COLUMNS)}) SELECT :now, :actor, :action, "
+            f":object_type, {alias}.id, {alias}.sub_delegation_id, NULL, {alias}.state, {params}")
 
 
-def _masked(column, dialect: str):
-    """SQL for models.present.mask of the column: the first three and last four characters kept."""
-    text_value = cast(column, String())
-    length = func.length(text_value)
+def _mask_sql(value: str, dialect: str) -> str:
+    """SQL for models.present.mask: the first three and last four characters kept, stars between."""
     if dialect == "postgresql":
-        middle = func.repeat("*", length - 7, type_=String())
-        head, tail = func.left(text_value, 3, type_=String()), func.right(text_value, 4, type_=String())
-        short = func.repeat("*", length, type_=String())
+        masked = f"left({value}, 3) || repeat('*', length({value}) - 7) || right({value}, 4)"
+        short = f"repeat('*', length({value}))"
     else:
-        stars = literal("*" * 64, String())
-        middle = func.substr(stars, 1, length - 7, type_=String())
-        head, tail = func.substr(text_value, 1, 3, type_=String()), func.substr(text_value, -4, type_=String())
-        short = func.substr(stars, 1, length, type_=String())
-    return case((length > 7, head + middle + tail), else_=short)
+        stars = "'" + "*" * 64 + "'"
+        masked = f"substr({value}, 1, 3) || substr({stars}, 1, length({value}) - 7) || substr({value}, -4)"
+        short = f"substr({stars}, 1, length({value}))"
+    return f"CASE WHEN length({value}) > 7 THEN {masked} ELSE {short} END"
