@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 from views.account import AccountView
 from views.dashboard import DashboardView
 from views.i18n import tr
+from views.imports import imports_view
 from views.registry import register_views
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
@@ -25,5 +26,6 @@ def init_admin(app: Flask, db, csp_nonce_generator=None) -> Admin:
                   index_view=DashboardView(db, name=tr(("首页", "Home")), url="/admin"),
                   csp_nonce_generator=csp_nonce_generator)
     register_views(admin, db)
+    admin.add_view(imports_view(db))
     admin.add_view(AccountView(db, name=tr(("我的账号", "My account")), endpoint="account", url="/admin/account"))
     return admin
