@@ -90,8 +90,9 @@ class ImportsView(SignedInOnly, BaseView):
                       "error")
             else:
                 try:
-                    result = run_import(self.db.session, kind, data, form.file.data.filename or "", actor=current_user,
-                                        lang=lang(), dry_run=form.dry_run.data)
+                    result = run_import(self.db.session, kind, data, form.file.data.filename or "",
+                                        actor=current_user._get_current_object(), lang=lang(),
+                                        dry_run=form.dry_run.data)
                 except DomainError as exc:
                     self.db.session.rollback()
                     flash(str(exc), "error")
@@ -106,7 +107,7 @@ class ImportsView(SignedInOnly, BaseView):
     @expose("/<kind>/template")
     def template(self, kind: str):
         importer = self.importer(kind)
-        data = template(importer, lang(), importer.choices(self.db.session, current_user))
+        data = template(importer, lang(), importer.choices(self.db.session, current_user._get_current_object()))
         return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
                          download_name=template_filename(importer, lang()))
 
