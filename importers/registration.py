@@ -102,7 +102,7 @@ class RegistrationImporter(Importer):
         wanted = {uscc for _, uscc, _ in persons if uscc not in in_file}
         existing = dict(ctx.session.execute(select(Organization.uscc, Organization.id).where(
             Organization.edition_id == edition_id, visible(ctx.actor, Organization),
-            text_in(Organization.uscc, wanted))).all()) if wanted else {}
+            Organization.deleted_at.is_(None), text_in(Organization.uscc, wanted))).all()) if wanted else {}
         sheet = ctx.sheet(PERSONS)
         for row, uscc, _ in persons:
             if uscc not in in_file and uscc not in existing:

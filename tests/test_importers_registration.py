@@ -130,3 +130,9 @@ def test_registration_dry_run_checks_the_database_rules_and_writes_nothing(sessi
     assert fine.ok and not fine.written
     assert table_counts(session) == before
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == before["audit_entry"]
+
+
+def test_persons_of_a_deleted_organisation_are_refused(session, world):
+    deleted = make_organization(session, world.subs["GZ"], deleted=True)
+    result = imported(session, "registration", registration_book([], [person_row(deleted.uscc, 1)]), world.secretariat)
+    assert kinds(result) == {"not_found": 1}

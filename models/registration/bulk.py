@@ -43,7 +43,8 @@ AUDIT_COLUMNS = ["at", "actor_id", "action", "object_type", "object_id", "sub_de
 
 @dataclass
 class Registered:
-    """What a batch registration did: ids by key (USCC, or (ID type, number)), or the rows refused and why."""
+    """What a batch registration did: the new ids (organisations by USCC; persons under "persons"), or the rows
+    refused and why, by their position in the rows given."""
 
     ids: dict = field(default_factory=dict)
     refused: dict[int, Refusal] = field(default_factory=dict)
@@ -121,7 +122,8 @@ def register_persons(session: Session, rows: list[dict], *, actor: User, now: da
     result = Registered()
     orgs = {o.id: o for o in session.execute(
         select(Organization.id, Organization.sub_delegation_id, Organization.edition_id, Organization.state)
-        .where(id_in(Organization.id, {r["organization_id"] for r in rows}), visible(actor, Organization)))}
+        .where(id_in(Organization.id, {r["organization_id"] for r in rows}), visible(actor, Organization),
+               Organization.deleted_at.is_(None)))}
     values = []
     for position, row in enumerate(rows):
         org = orgs.get(row["organization_id"])
