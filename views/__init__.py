@@ -10,6 +10,7 @@ from views.dashboard import DashboardView
 from views.i18n import tr
 from views.imports import imports_view
 from views.registry import register_views
+from views.reports import ReportsView
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -27,5 +28,6 @@ def init_admin(app: Flask, db, csp_nonce_generator=None) -> Admin:
                   csp_nonce_generator=csp_nonce_generator)
     register_views(admin, db)
     admin.add_view(imports_view(db))
+    admin.add_view(ReportsView(db, name=tr(("报表", "Reports")), endpoint="reports", url="/admin/reports"))
     admin.add_view(AccountView(db, name=tr(("我的账号", "My account")), endpoint="account", url="/admin/account"))
     return admin
