@@ -106,23 +106,44 @@ def demo_command(host, port, no_serve, reset, orgs, persons):
     run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
 
 
+SCALE_FROM = 5_000  # organisations; beyond, a template run is cloned set-based (admin_app/seed/scale.py)
+
+
 def _seed(orgs: int, persons: int, seed: int) -> dict:
     """seed_demo with a progress bar over its weeks; a refusal of the domain stops the command (rolled back)."""
     from admin_app.seed import WEEKS, seed_demo
 
+    if orgs > SCALE_FROM:
+        return _seed_at_scale(orgs, persons, seed)
     try:
         with click.progressbar(length=WEEKS, label="按周生成报名与审核记录", show_pos=True) as bar:
-            return seed_demo(db.session, orgs=orgs, persons=persons, seed=seed, progress=lambda: bar.update(1))
+            return seed_demo(db.session, orgs=orgs, persons=persons, seed=seed, progress=lambda: bar.update(1),
+                             uploads=current_app.config["UPLOADS_DIR"])
     except (DomainError, ValueError) as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
 
 
+def _seed_at_scale(orgs: int, persons: int, seed: int) -> dict:
+    """The demo at national scale: a template run through the domain, cloned by one statement per table."""
+    from admin_app.seed.scale import CLONED, ScaleError, seed_at_scale
+
+    steps = 3 + len(CLONED) + 2
+    try:
+        with click.progressbar(length=steps, label="生成大规模演示数据", show_pos=True) as bar:
+            return seed_at_scale(db.session, orgs=orgs, persons=persons, seed=seed,
+                                 progress=lambda step: bar.update(1), uploads=current_app.config["UPLOADS_DIR"])
+    except (DomainError, ValueError, ScaleError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+
+
 def _echo_summary(summary: dict) -> None:
-    """The seed's summary: counts, final states, labels, co-payment, ISO weeks of history, domain refusals."""
+    """The seed's summary: counts, final states, labels, co-payment, money, ISO weeks of history, domain refusals."""
     click.echo(f"已生成：单位 {summary['organizations']} 家（已删除 {summary['deleted_organizations']}），"
                f"快递地址 {summary['addresses']} 条，人员 {summary['persons']} 人")
-    for key in ("org_states", "person_states", "labels", "copay"):
+    for key in ("org_states", "person_states", "labels", "copay", "order_states", "payments", "invoice_states",
+                "refund_states"):
         click.echo(f"  {key}: {summary[key]}")
     weeks = summary["iso_weeks"]
     if weeks:
