@@ -11,10 +11,10 @@ from wtforms.validators import Length, Optional
 from models import (AuditEntry, Delegation, DealIntention, ExpoEdition, Invoice, Order, OrderLine, OrgAddress,
                     Organization, OutboxMessage, Payment, Person, QuotaAllocation, Refund, Role, SubDelegation, User)
 from models.delegation.operations import create_user, edit_user
-from models.present import (LOCALE_NAMES, OBJECT_LABELS, action_label, actor_name, describe_params, locale_name,
-                            object_label, state_change, template_action, template_label)
+from models.present import (LOCALE_NAMES, OBJECT_LABELS, action_label, actor_name, audit_actions, describe_params,
+                            locale_name, object_label, state_change, template_action, template_label)
 from models.registration.quotas import organization_usage, sub_delegation_usage
-from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW, WORKFLOWS
+from models.workflows import ORGANIZATION_WORKFLOW, PERSON_WORKFLOW
 from views.base import ALL_ROLES, SECRETARIAT_ONLY, ScopedModelView
 from views.dashboard import quota_figures, quota_line
 from views.edition_days import EntryDaysField, current_edition_days, edition_day_figures
@@ -297,16 +297,13 @@ class AuditView(ScopedModelView):
 
 
 def action_options() -> list[tuple[str, str]]:
-    """The audit actions as a choice in words: each transition's, and creating and editing each kind of row."""
+    """Every audit action the domain writes (models.present.audit_actions), as a choice in words."""
 
     def words(action: str) -> str:
         object_type = action.partition(".")[0]
         return f"{object_label(object_type, lang())}{pick(('：', ': '))}{action_label(action, lang())}"
 
-    actions = [t.audit_action for w in WORKFLOWS.values() for t in w.transitions]
-    actions += [f"{object_type}.{verb}" for object_type in OBJECT_LABELS for verb in ("created", "edited")]
-    actions += ["user.password_reset", "user.password_changed"]
-    return [(action, words(action)) for action in dict.fromkeys(actions)]
+    return [(action, words(action)) for action in audit_actions()]
 
 
 def object_type_options() -> list[tuple[str, str]]:
