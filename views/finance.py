@@ -12,7 +12,7 @@ from decimal import Decimal
 from flask import abort, send_file
 from flask_admin import expose
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 

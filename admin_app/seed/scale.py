@@ -20,7 +20,7 @@ from functools import lru_cache
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from stdnum.cn import uscc
+from stdnum.cn import uscc as uscc_check
 
 from admin_app.seed.values import OTHER_PROVINCE_CITIES, area_codes, gb11714_check, with_check_digit
 from models import (AuditEntry, DealIntention, IdType, Invoice, Order, OrderLine, Organization, OrgAddress,
@@ -154,7 +154,7 @@ def fresh_uscc(like: str, rng: random.Random, taken: set) -> str:
     while True:
         code = "".join(rng.choices("0123456789", k=8))
         body = like[:8] + code + gb11714_check(code)
-        number = body + uscc.calc_check_digit(body)
+        number = body + uscc_check.calc_check_digit(body)
         if number not in taken:
             taken.add(number)
             return number
