@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Commands that manage data and never serve requests: they may run without SECRET_KEY.
 MAINTENANCE_COMMANDS = {"demo", "db", "seed-demo", "create-user", "transition", "routes", "shell", "create-orders",
-                        "expire-orders", "send-outbox", "job-wait", "import", "import-template"}
+                        "expire-orders", "send-outbox", "job-wait", "import", "import-template", "export"}
 SUPPORTED_LOCALES = ("zh_CN", "en")
 FALSE_WORDS = {"0", "false", "no", "off"}
 
