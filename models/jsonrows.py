@@ -75,7 +75,7 @@ def insert_select(session: Session, table, columns: Mapping[str, str], rows: lis
     elif returning:
         sql += f" RETURNING {returning}"
     result = session.execute(text(sql).bindparams(*binds), params)
-    return list(result) if returning or then else []
+    return result.all() if returning or then else []  # one fetchall: iterating fetched row by row
 
 
 def records(dialect: str, columns: Mapping[str, str]) -> tuple[str, dict[str, str]]:
