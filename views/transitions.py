@@ -205,7 +205,10 @@ class WorkflowActionsMixin:
             row = aliased(model)
             condition = own_guards(transition, row, current_user)
             if condition is not None:
-                columns[name] = exists(select(row.id).where(row.id == model.id, condition)).label(f"may_{name}")
+                # A range, not "=": PostgreSQL would hash an equality-correlated EXISTS over the whole table when
+                # it expects a million outer rows (the LIMIT sits above); a range is probed per page row by the key.
+                same_row = and_(row.id >= model.id, row.id <= model.id)
+                columns[name] = exists(select(row.id).where(same_row, condition)).label(f"may_{name}")
         return columns
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
