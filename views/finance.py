@@ -162,6 +162,14 @@ class PaymentView(MoneyWorkflowList):
     def row_name(self, row) -> str:
         return row.reference or f"{row.order.number} · {yuan(row.amount)}"
 
+    def _names(self, ids):
+        """Skipped payments on a result page named by order number and amount, read in one statement."""
+        if not ids:
+            return {}
+        rows = self.db_session.execute(select(Payment.id, Order.number, Payment.amount).join(
+            Order, Order.id == Payment.order_id).where(id_in(Payment.id, ids), self._visible_predicate()))
+        return {payment_id: f"{number} · {yuan(amount)}" for payment_id, number, amount in rows}
+
 
 # --------------------------------------------------------------------------------------------------
 # Invoices
@@ -217,6 +225,16 @@ class RefundView(MoneyWorkflowList):
 
     def row_name(self, row) -> str:
         return f"{row.order.number} · {person_of_line(row.order_line)}"
+
+    def _names(self, ids):
+        """Skipped refunds on a result page named by order number and person, read in one statement."""
+        if not ids:
+            return {}
+        rows = self.db_session.execute(
+            select(Refund.id, Order.number, Person.name).join(Order, Order.id == Refund.order_id)
+            .join(OrderLine, OrderLine.id == Refund.order_line_id).join(Person, Person.id == OrderLine.person_id)
+            .where(id_in(Refund.id, ids), self._visible_predicate()))
+        return {refund_id: f"{number} · {name}" for refund_id, number, name in rows}
 
     def batch_link(self, batch: str | None):
         """A batch number, linked to its bank file for finance (who sends it to the bank)."""

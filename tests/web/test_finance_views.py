@@ -198,6 +198,7 @@ def test_a_refund_is_requested_from_the_person_and_paid_out_in_a_batch_with_its_
     batch = session.get(Refund, refunds[0].id).batch
     again = action(finance, "refund", "batch_refund", [r.id for r in refunds])
     assert "已完成 <strong>0</strong> 条" in again.text  # nothing refunded twice
+    assert f"{order.number} · " in again.text  # skipped refunds named by order and person, not by id
     file = finance.get(f"/admin/refund/bank-batch/{batch}.xlsx")
     assert file.status_code == 200
     sheet = pd.read_excel(io.BytesIO(file.data), dtype=str)
