@@ -17,3 +17,4 @@ from models.scope import visible
 __all__ = [name for name in dir() if not name.startswith("_")]
 import models.registration.quotas  # noqa: E402,F401  (usage columns on SubDelegation and Organization)
 import models.planner  # noqa: E402,F401  (dd_count_estimate, created with the schema)
+import models.registration.tallies  # noqa: E402,F401  (maintained counts and their triggers)

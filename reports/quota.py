@@ -7,19 +7,20 @@ Counting rules:
 - labels against quotas count the persons holding a slot, as the quota checks count them
   (models/registration/quotas.py), so the dashboard shows 40/40 exactly when a 41st VIP is refused;
 - co-payment used is the confirmed co-paid amount, as the budget check sums it.
+All of it is read from the maintained counts (models/registration/tallies.py), not from the rows.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.delegation import SubDelegation, User
 from models.enums import CopayDecision, Label, OrgState
-from models.registration import Organization, Person
 from models.registration.quotas import RELEASED_STATES
+from models.registration.tallies import OrganizationTally, PersonTally
 from models.scope import visible
 from reports.common import Written, visible_sub_delegations, words
 from reports.xlsx import INTEGER, MONEY, PERCENT, TEXT, Column, Sheet, open_workbook
@@ -39,29 +40,27 @@ def share(used, allowed) -> float:
 
 
 def _org_counts(session: Session, sub_ids) -> dict[int, dict[str, int]]:
-    rows = session.execute(select(Organization.sub_delegation_id, Organization.state, func.count())
-                           .where(Organization.sub_delegation_id.in_(sub_ids), Organization.deleted_at.is_(None))
-                           .group_by(Organization.sub_delegation_id, Organization.state))
+    """Organisations not deleted, by state, from the maintained counts (models/registration/tallies.py)."""
+    rows = session.execute(select(OrganizationTally.sub_delegation_id, OrganizationTally.state, OrganizationTally.n)
+                           .where(OrganizationTally.sub_delegation_id.in_(sub_ids), OrganizationTally.deleted.is_(False),
+                                  OrganizationTally.n != 0))
     out: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for sub_id, state, n in rows:
-        out[sub_id][getattr(state, "value", state)] += n
+        out[sub_id][state] += n
     return out
 
 
 def _person_counts(session: Session, sub_ids):
-    """One GROUP BY over the persons: states (deleted organisations left out), slots by label, co-payment."""
-    deleted = Organization.deleted_at.is_not(None).label("deleted")
+    """States (deleted organisations left out), slots by label and co-payment, from the maintained counts: a few
+    rows per sub-delegation, kept in step by the database with every change (models/registration/tallies.py)."""
     rows = session.execute(
-        select(Person.sub_delegation_id, Person.state, Person.label, Person.copay, deleted, func.count(),
-               func.coalesce(func.sum(Person.copay_amount), 0))
-        .join(Organization, Organization.id == Person.organization_id)
-        .where(Person.sub_delegation_id.in_(sub_ids))
-        .group_by(Person.sub_delegation_id, Person.state, Person.label, Person.copay, deleted))
+        select(PersonTally.sub_delegation_id, PersonTally.state, PersonTally.label, PersonTally.copay,
+               PersonTally.org_deleted, PersonTally.n, PersonTally.copay_amount)
+        .where(PersonTally.sub_delegation_id.in_(sub_ids), PersonTally.n != 0))
     states: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     slots: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     copaid: dict[int, Decimal] = defaultdict(Decimal)
     for sub_id, state, label, copay, is_deleted, n, amount in rows:
-        state, label, copay = (getattr(v, "value", v) for v in (state, label, copay))
         if not is_deleted:
             states[sub_id][state] += n
         if state not in RELEASED_STATES:

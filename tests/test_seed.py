@@ -523,3 +523,10 @@ def assert_quotas_hold(session):
         for kind in ("vip", "staff"):
             used, allocated = usage[kind]
             assert used <= allocated, (org_id, kind, used, allocated)
+
+
+def test_the_maintained_counts_equal_the_rows_after_eight_weeks_of_history(seeded):
+    from tallies_check import assert_tallies_match
+
+    session, _ = seeded
+    assert_tallies_match(session)

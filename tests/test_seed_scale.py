@@ -10,6 +10,7 @@ from stdnum.cn import ric, uscc
 
 from admin_app.seed.scale import ScaleError, seed_at_scale
 from factories import fast_password_hashing, make_organization
+from tallies_check import assert_tallies_match
 from models import AuditEntry, IdType, Order, Organization, Person, SubDelegation, files
 
 TEMPLATE = 12
@@ -55,6 +56,7 @@ def test_three_copies_of_the_template_keep_its_states_history_and_unique_valid_n
         AuditEntry.object_type == "person", AuditEntry.object_id > 2 * span)).all()
     assert copied and all(session.get(Person, i).sub_delegation_id == sub for i, sub in copied[:50])
 
+    assert_tallies_match(session)
     new = make_organization(session, session.scalars(select(SubDelegation)).first())  # ids carry on after copies
     assert new.id > 3 * TEMPLATE
 

@@ -29,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from factories import bulk_persons, make_organization, make_user, make_world
+from tallies_check import assert_tallies_match
 from models import (AuditEntry, CopayDecision, InvoiceState, Label, OrderState, OrgCategory, Organization, OrgState,
                     Person, PersonState, RefundState, Role, SubDelegation, User, visible)
 from models.enums import PaymentState
@@ -356,6 +357,7 @@ def test_random_transition_sequences_keep_the_rules(engine, dataset, data):
                 # The budget's usage as the domain counts it is what the persons who will still come hold.
                 used, expected = copay_used(session, dataset["subs"]), copay_in_use(after["persons"])
                 assert all(used[sub] == expected[sub] for sub in dataset["subs"]), (dict(used), dict(expected))
+                assert_tallies_match(session)  # the dashboard's maintained counts follow every transition
                 state = after
         finally:
             session.close()

@@ -11,8 +11,9 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from models import CopayDecision, Label, OrgState, Person, PersonState, SubDelegation, visible
-from models.registration.quotas import holds_slot
+from models import CopayDecision, Label, OrgState, PersonState, SubDelegation, visible
+from models.registration.quotas import RELEASED_STATES
+from models.registration.tallies import PersonTally
 from models.scope import sees_everything
 from reports.quota import dashboard_rows, share
 from views.common import SignedInOnly
@@ -28,22 +29,23 @@ PERSON_COLOURS = {"saved": "#bdc3c7", "pending_lock": "#95a5a6", "pending_confir
 
 def quota_figures(actor) -> dict:
     """The actor's sub-delegations' VIP and staff badges used against their quotas, and co-payment used against
-    the budget, as scalar SQL (counted as models/registration/quotas.py counts them)."""
+    the budget, as scalar SQL over the maintained counts (models/registration/tallies.py), which count as
+    models/registration/quotas.py does: a few rows, not a million persons, on every person list page."""
     subs = select(SubDelegation.id).where(visible(actor, SubDelegation))
-    in_scope = Person.sub_delegation_id.in_(subs)
+    in_scope = PersonTally.sub_delegation_id.in_(subs)
 
     def scalar(statement):
         return statement.correlate(None).scalar_subquery()
 
     def slots(label: Label):
-        return scalar(select(func.count()).select_from(Person).where(in_scope, Person.label == label.value,
-                                                                     holds_slot()))
+        return scalar(select(func.coalesce(func.sum(PersonTally.n), 0)).where(
+            in_scope, PersonTally.label == label.value, PersonTally.state.not_in(RELEASED_STATES)))
 
     def total(column):
         return scalar(select(func.coalesce(func.sum(column), 0)).where(visible(actor, SubDelegation)))
 
-    copaid = select(func.coalesce(func.sum(Person.copay_amount), 0)).where(
-        in_scope, Person.copay == CopayDecision.CONFIRMED.value)
+    copaid = select(func.coalesce(func.sum(PersonTally.copay_amount), 0)).where(
+        in_scope, PersonTally.copay == CopayDecision.CONFIRMED.value)
     return {"vip_used": slots(Label.VIP), "vip_quota": total(SubDelegation.vip_quota),
             "staff_used": slots(Label.STAFF), "staff_quota": total(SubDelegation.staff_quota),
             "copay_used": scalar(copaid), "copay_budget": total(SubDelegation.copay_budget)}
