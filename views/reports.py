@@ -5,6 +5,7 @@ The page lists the exports (reports/catalog.py); each download writes the workbo
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from reports.weekly import monday_of, week_name
 from views.common import SignedInOnly, clean_text, lang
 from views.i18n import pick
 
+log = logging.getLogger(__name__)
 ALL = "all"  # the sub-delegation choice that asks for every workbook, as a zip
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -60,6 +62,8 @@ class ReportsView(SignedInOnly, BaseView):
                        code=None if every or kind != "sub-delegation" else code, every=every,
                        week=week if kind == "weekly-progress" else None)
         except (DomainError, SQLAlchemyError) as exc:  # a sentence, never the driver's text
+            if isinstance(exc, SQLAlchemyError):
+                log.exception("export %s failed", kind)  # the driver's text goes to the log only
             self.db.session.rollback()
             flash(str(exc) if isinstance(exc, DomainError) else database_error_message(exc, language), "error")
             return redirect(self.get_url(".index"))

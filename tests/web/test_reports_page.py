@@ -46,8 +46,10 @@ def test_a_sub_delegation_admin_chooses_among_their_own_only(world, rows, client
 
 
 def test_every_workbook_as_a_zip_for_the_secretariat(world, rows, client_for):
-    response = client_for(world.secretariat).get("/admin/reports/download/sub-delegation?sub=all")
-    assert response.status_code == 200 and response.headers["Content-Type"] == "application/zip"
+    client = client_for(world.secretariat)
+    response = client.get("/admin/reports/download/sub-delegation?sub=all")
+    assert response.status_code == 200, client.get("/admin/reports/").text  # the flashed refusal, if any
+    assert response.headers["Content-Type"] == "application/zip"
     assert ".zip" in response.headers["Content-Disposition"]
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         assert sorted(archive.namelist()) == ["广州交易分团-GZ.xlsx", "深圳交易分团-SZ.xlsx"]
