@@ -18,11 +18,13 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from models.delegation import User
+from models.errors import DomainError
 from models.registration import Person
 from reports.common import read_session, visible_sub_delegations
 from reports.sub_delegation import workbook_name, write_sub_delegation
 
 _engine: Engine | None = None  # the engine of a worker process
+WORKBOOK_TIMEOUT = 900  # seconds; a million persons' largest workbook takes about ten
 
 
 @dataclass
@@ -113,7 +115,13 @@ def _run(engine: Engine, tasks: list, processes: int) -> Iterable[WorkbookDone]:
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes, initializer=_start_worker, initargs=(database_url(engine),)) as pool:
-        yield from pool.imap_unordered(_write_one, tasks)
+        results = pool.imap_unordered(_write_one, tasks)
+        for _ in tasks:
+            try:
+                # A worker that died (killed, out of memory) leaves its workbook pending for ever: wait so long only.
+                yield results.next(timeout=WORKBOOK_TIMEOUT)
+            except multiprocessing.TimeoutError:
+                raise DomainError(f"导出超时：一个交易分团的工作簿 {WORKBOOK_TIMEOUT} 秒内未写完") from None
 
 
 def zip_files(paths: Iterable[str], target) -> None:
