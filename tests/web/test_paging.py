@@ -97,3 +97,9 @@ def test_a_forged_cursor_is_ignored_never_a_500(world, client_for, many, small_c
 def test_a_short_list_keeps_its_numbered_pages_and_exact_count(world, client_for, many):
     page = client_for(world.admins["GZ"]).get("/admin/organization/?page_size=20")
     assert "列表 (45)" in page.text and "上一页" not in page.text
+
+
+def test_a_numbered_page_skips_by_id_and_shows_the_same_rows_as_walking_there(world, client_for, many, small_cap):
+    client = client_for(world.admins["GZ"])
+    assert row_ids(client.get("/admin/organization/?page_size=20&page=1").text) == many[20:40]
+    assert row_ids(client.get("/admin/organization/?page_size=20&page=2").text) == many[40:]
