@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from factories import make_organization
-from models import AuditEntry, Channel, Organization, OrgState, OutboxMessage, Person, User
+from models import AuditEntry, Channel, Order, Organization, OrgState, OutboxMessage, Person, Refund, User
 from models.registration.operations import assign_delegation, edit_organization, return_organizations_for_edit
 from support import VIEW_ENDPOINTS, app_config
 
@@ -87,6 +87,14 @@ def pages_of(client, rows) -> list[str]:
     urls += ["/admin/sub_delegation/", "/admin/expo_edition/", "/admin/delegation/", "/admin/admin_user/"]
     urls += [f"/admin/{endpoint}/details/?id={rows.of['GZ'][model]}" for model, endpoint in VIEW_ENDPOINTS.items()]
     urls += [f"/admin/{endpoint}/new/" for endpoint in ("organization", "person", "org_address", "deal_intention")]
+    # The pages beside the lists: imports, reports, jobs, mass e-mail, and an action page of each kind.
+    urls += ["/admin/imports/", "/admin/imports/registration", "/admin/imports/targets", "/admin/reports/",
+             "/admin/jobs/", "/admin/mass_mail/", "/admin/account/",
+             f"/admin/person/transition/create_orders/?ids={rows.of['GZ'][Person]}",
+             f"/admin/person/transition/request_refund/?ids={rows.of['GZ'][Person]}",
+             f"/admin/badge_order/transition/submit_voucher/?ids={rows.of['GZ'][Order]}",
+             f"/admin/badge_order/transition/request_invoice/?ids={rows.of['GZ'][Order]}",
+             f"/admin/refund/transition/batch_refund/?ids={rows.of['GZ'][Refund]}"]
     return urls
 
 
@@ -339,3 +347,30 @@ def test_audit_filters_offer_actions_and_object_types_in_the_users_language(worl
     assert "\\u9000\\u56de\\u4fee\\u6539" in chinese or "退回修改" in chinese  # 单位：退回修改 in the filter menu
     english = client.get("/admin/audit_entry/?lang=en").text
     assert "Organisation: Return for edit" in english
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+CHROME = re.compile(r"<(th|label|button|h[1-6]|option)\b[^>]*>(.*?)</\1>", re.S)
+
+
+@pytest.mark.parametrize("role", ("secretariat", "sub_admin", "finance"))
+def test_english_pages_name_their_columns_fields_and_buttons_in_english(role, world, rows, history, client_for):
+    """Headings, column heads, form labels, options and buttons: no Chinese left when English is chosen
+    (the rows' own values, names of organisations and persons, stay as they were entered)."""
+    client = client_for(user_of(world, role))
+    client.get("/admin/?lang=en")
+    leaks = []
+    for url in pages_of(client, rows):
+        response = client.get(url)
+        if response.status_code != 200:
+            continue
+        for tag, inner in CHROME.findall(response.text):
+            words = re.sub(r"<[^>]+>", "", inner).strip()
+            if CJK.search(words) and not any(name in words for name in DATA_NAMES):
+                leaks.append((url, tag, words[:60]))
+    assert not leaks, leaks[:20]
+
+
+# Values entered as data that may stand in a heading or an option (sub-delegations, organisations, persons).
+DATA_NAMES = ("交易分团", "单位甲", "人员甲", "预分配单位", "展商", "市", "收件人", "地址", "进口博览会",
+              "中文")  # the edition's name is data; 中文 names the language in itself, as language menus do
