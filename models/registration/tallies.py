@@ -55,12 +55,21 @@ PERSON_UPSERT = (f"ON CONFLICT ({PERSON_KEY}) DO UPDATE SET n = person_tally.n +
 ORG_UPSERT = f"ON CONFLICT ({ORG_KEY}) DO UPDATE SET n = organization_tally.n + excluded.n"
 
 
-def _person_rows(rows: str, sign: str, deleted: str = "o.deleted_at IS NOT NULL") -> str:
-    """INSERT … SELECT adding (sign +) or taking away (sign -) the persons of a transition table."""
-    return (f"INSERT INTO person_tally ({PERSON_KEY}, n, copay_amount) "
-            f"SELECT r.sub_delegation_id, r.state, r.label, r.copay, {deleted}, {sign}count(*), "
-            f"{sign}sum(r.copay_amount) FROM {rows} r JOIN organization o ON o.id = r.organization_id "
-            f"GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 {PERSON_UPSERT}")
+def _add_persons(source: str, alias: str, deleted: str, sign: str, grouped: bool = True) -> str:
+    """INSERT … SELECT adding (sign "") or taking away ("-") the persons of `source` (named `alias`) to their tallies;
+    `grouped` adds them up per key first (a statement's rows), otherwise one row (SQLite's row triggers)."""
+    n, amount = ((f"{sign}count(*)", f"{sign}sum({alias}.copay_amount)") if grouped
+                 else (f"{sign}1", f"{sign}{alias}.copay_amount"))
+    group = " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5" if grouped else ""
+    return (f"INSERT INTO person_tally ({PERSON_KEY}, n, copay_amount) SELECT {alias}.sub_delegation_id, "
+            f"{alias}.state, {alias}.label, {alias}.copay, {deleted}, {n}, {amount} FROM {source}{group} "
+            f"{PERSON_UPSERT}")
+
+
+def _person_rows(rows: str, sign: str) -> str:
+    """The persons of a transition table, under their organisation's deletion flag."""
+    return _add_persons(f"{rows} r JOIN organization o ON o.id = r.organization_id", "r", "o.deleted_at IS NOT NULL",
+                        sign)
 
 
 def _org_rows(rows: str, sign: str) -> str:
@@ -70,12 +79,9 @@ def _org_rows(rows: str, sign: str) -> str:
 
 def _moved_persons(sign: str, flag: str) -> str:
     """The persons of organisations deleted or restored by the statement, under their old or new flag."""
-    return (f"INSERT INTO person_tally ({PERSON_KEY}, n, copay_amount) "
-            f"SELECT p.sub_delegation_id, p.state, p.label, p.copay, {flag}.deleted_at IS NOT NULL, {sign}count(*), "
-            f"{sign}sum(p.copay_amount) FROM old_rows ot JOIN new_rows nt ON nt.id = ot.id "
-            f"JOIN person p ON p.organization_id = ot.id "
-            f"WHERE (ot.deleted_at IS NULL) <> (nt.deleted_at IS NULL) "
-            f"GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 {PERSON_UPSERT}")
+    return _add_persons("old_rows ot JOIN new_rows nt ON nt.id = ot.id JOIN person p ON p.organization_id = ot.id "
+                        "WHERE (ot.deleted_at IS NULL) <> (nt.deleted_at IS NULL)", "p", f"{flag}.deleted_at IS NOT NULL",
+                        sign)
 
 
 def _plpgsql(name: str, body: str) -> str:
@@ -100,9 +106,8 @@ POSTGRESQL_DROP = tuple(f"DROP FUNCTION IF EXISTS {table}_tally_{event}() CASCAD
 
 
 def _sqlite_person(row: str, sign: str) -> str:
-    return (f"INSERT INTO person_tally ({PERSON_KEY}, n, copay_amount) SELECT {row}.sub_delegation_id, {row}.state, "
-            f"{row}.label, {row}.copay, o.deleted_at IS NOT NULL, {sign}1, {sign}{row}.copay_amount "
-            f"FROM organization o WHERE o.id = {row}.organization_id {PERSON_UPSERT};")
+    return _add_persons(f"organization o WHERE o.id = {row}.organization_id", row, "o.deleted_at IS NOT NULL", sign,
+                        grouped=False) + ";"
 
 
 def _sqlite_org(row: str, sign: str) -> str:
@@ -111,9 +116,7 @@ def _sqlite_org(row: str, sign: str) -> str:
 
 
 def _sqlite_moved(sign: str, row: str) -> str:
-    return (f"INSERT INTO person_tally ({PERSON_KEY}, n, copay_amount) SELECT p.sub_delegation_id, p.state, p.label, "
-            f"p.copay, {row}.deleted_at IS NOT NULL, {sign}count(*), {sign}sum(p.copay_amount) FROM person p "
-            f"WHERE p.organization_id = {row}.id GROUP BY 1, 2, 3, 4, 5 {PERSON_UPSERT};")
+    return _add_persons(f"person p WHERE p.organization_id = {row}.id", "p", f"{row}.deleted_at IS NOT NULL", sign) + ";"
 
 
 SQLITE = (
