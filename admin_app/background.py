@@ -22,6 +22,10 @@ SETTINGS = {
     "SMS_BACKEND": (str, "log"),  # 'log' writes texts to the log; a real gateway: 'package.module:Class'
     "RQ_QUEUE": (str, "delegation-desk"),  # one queue per deployment sharing a Redis
     "JOB_TIMEOUT": (int, 3600),
+    # Beyond these sizes the work runs as a background job (RQ with REDIS_URL, else inline) with its bar on 我的任务.
+    "IMPORT_INLINE_ROWS": (int, 2000),  # rows of an uploaded spreadsheet
+    "EXPORT_INLINE_ROWS": (int, 20000),  # rows an export would write (every sub-delegation as a zip: always a job)
+    "BATCH_INLINE_ROWS": (int, 5000),  # rows of a batch transition or batch refund
     "OUTBOX_MAX_ATTEMPTS": (int, 5),
     "OUTBOX_RETRY_SECONDS": (int, 60),  # first retry after this, then doubled each time (at most 6 hours)
 }

@@ -5,12 +5,15 @@
     flask --app admin_app export sub-delegation --all --out workbooks/ --as li         # or --out all.zip
     flask --app admin_app export weekly-progress --week 2025-W41 --out w41.xlsx --as li
     flask --app admin_app export finance --out 对账.xlsx --as finance --lang en
+    flask --app admin_app export sub-delegation --all --out all.zip --as li --background   # as a job, with a bar
 
 Exit 0 when written, 1 with a sentence for an unknown user, a sub-delegation outside the user's scope,
 a bad week or any other refusal.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 
 import click
@@ -20,7 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from admin_app.extensions import db
-from models import DomainError, User
+from jobs.cli import follow
+from jobs.runner import results_dir
+from models import DomainError, JobState, User
 from models.present import database_error_message
 from reports.catalog import EXPORTS, run_export
 from reports.common import visible_sub_delegations
@@ -50,13 +55,18 @@ def _actor(username: str) -> User:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Headers and labels.")
 @click.option("--processes", type=click.IntRange(1, 64), default=None,
               help="--all: worker processes (default: one per processor core).")
-def export_command(kind, out, code, every, week, username, lang, processes):
+@click.option("--background", is_flag=True,
+              help="Run as a job of --as (RQ when REDIS_URL is set), follow its bar, copy its file to --out.")
+def export_command(kind, out, code, every, week, username, lang, processes, background):
     """Write an export as xlsx: sub-delegation, quota-dashboard, weekly-progress, finance, deal-intentions."""
     try:
         if code and every:
             raise DomainError("--sub-delegation 与 --all 只能选一个")
         if week and kind != "weekly-progress":
             raise DomainError("--week 只用于 weekly-progress")
+        if background:
+            _export_as_job(kind, out, code, every, week, username, lang)
+            return
         actor = _actor(username)
         count = len(visible_sub_delegations(db.session, actor)) if every else 0
         # The export reads its own snapshot (the actor again, by id): hold nothing open here meanwhile.
@@ -76,3 +86,20 @@ def export_command(kind, out, code, every, week, username, lang, processes):
     for name, rows in written.sheets.items():
         click.echo(f"{name}\t{rows}")
     click.echo(f"已导出：{', '.join(written.files) or out}")
+
+
+def _export_as_job(kind, out, code, every, week, username, lang) -> None:
+    """The export as a background job, followed by a bar; its result file copied to --out."""
+    from jobs.exports import submit_export
+
+    if every and not out.lower().endswith(".zip"):
+        raise DomainError("--background 与 --all 一起使用时，--out 须为 .zip 文件")
+    actor = _actor(username)
+    db.session.rollback()
+    job_id = submit_export(actor, kind, name=os.path.basename(out), lang=lang, code=code, every=every, week=week)
+    job = follow(db.engine, job_id)
+    if job.state is JobState.FAILED:
+        raise DomainError(job.error or "任务失败")
+    shutil.copyfile(results_dir() / job.result_file, out)
+    click.echo(job.summary or "")
+    click.echo(f"已导出：{out}")

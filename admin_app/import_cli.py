@@ -1,6 +1,7 @@
 """The import command: one spreadsheet into the database, all rows or none, with a progress bar.
 
     flask --app admin_app import registration 批量注册.xlsx --as gz [--dry-run] [--report 错误报告.xlsx]
+    flask --app admin_app import registration 批量注册.xlsx --as gz --background   # as a job, followed by a bar
     flask --app admin_app import-template registration --out 模板.xlsx [--lang en]
 
 Exit 0: imported (or, with --dry-run, valid). Exit 2: the file had errors; nothing was written and the error
@@ -9,6 +10,7 @@ report is written next to the file (or to --report) and its path printed. Exit 1
 """
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,7 +24,9 @@ from admin_app.extensions import db
 from importers import IMPORTERS, Progress, run_import
 from importers.problems import pick
 from importers.templates import template
-from models import DomainError, User
+from jobs.cli import follow
+from jobs.runner import results_dir
+from models import DomainError, JobState, User
 
 EXIT_FILE_ERRORS = 2
 
@@ -72,8 +76,13 @@ def _actor(username: str) -> User:
               help="Where to write the error report (default: next to the file).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Language of the messages and the error report.")
-def import_command(kind, file, username, dry_run, report_path, lang):
+@click.option("--background", is_flag=True,
+              help="Queue the import as a job of --as (RQ when REDIS_URL is set) and follow it with a progress bar.")
+def import_command(kind, file, username, dry_run, report_path, lang, background):
     """Import FILE (xlsx or csv) as KIND: targets, quotas, registration, review or payments."""
+    if background:
+        _import_as_job(kind, file, username, dry_run, report_path, lang)
+        return
     progress = BarProgress(lang)
     try:
         result = run_import(db.session, kind, file.read_bytes(), file.name, actor=_actor(username), lang=lang,
@@ -90,8 +99,38 @@ def import_command(kind, file, username, dry_run, report_path, lang):
         sys.exit(0)
     for problem in result.file_problems():
         click.echo(f"  {problem.text(lang)}", err=True)
-    path = report_path or file.with_name(f"{file.stem}{pick(('-错误报告', '-errors'), lang)}.xlsx")
+    path = _report_path(file, report_path, lang)
     path.write_bytes(result.report)
+    click.echo(pick((f"错误报告：{path}", f"Error report: {path}"), lang))
+    sys.exit(EXIT_FILE_ERRORS)
+
+
+def _report_path(file: Path, report_path: Path | None, lang: str) -> Path:
+    return report_path or file.with_name(f"{file.stem}{pick(('-错误报告', '-errors'), lang)}.xlsx")
+
+
+def _import_as_job(kind, file: Path, username, dry_run, report_path, lang) -> None:
+    """The import as a background job: same exit codes; the error report copied out of the job's result."""
+    from jobs.imports import submit_import
+
+    try:
+        actor = _actor(username)
+        db.session.rollback()
+        job_id = submit_import(actor, kind, file.read_bytes(), file.name, lang=lang, dry_run=dry_run)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"{pick(('错误', 'Error'), lang)}：{exc}", err=True)
+        sys.exit(1)
+    job = follow(db.engine, job_id)
+    if job.state is JobState.FAILED:
+        click.echo(f"{pick(('错误', 'Error'), lang)}：{job.error}", err=True)
+        sys.exit(1)
+    for line in (job.summary or "").split("；"):
+        click.echo(line)
+    if not job.result_file:
+        sys.exit(0)
+    path = _report_path(file, report_path, lang)
+    shutil.copyfile(results_dir() / job.result_file, path)
     click.echo(pick((f"错误报告：{path}", f"Error report: {path}"), lang))
     sys.exit(EXIT_FILE_ERRORS)
 

@@ -198,8 +198,13 @@ class ImportResult:
 
 
 def run_import(session: Session, kind: str, data: bytes, filename: str, *, actor: User, lang: str = "zh",
-               dry_run: bool = False, progress: Progress | None = None, now: datetime | None = None) -> ImportResult:
-    """Read, validate and (unless there are errors or this is a dry run) write one file; the caller keeps the session."""
+               dry_run: bool = False, progress: Progress | None = None, now: datetime | None = None,
+               commit: bool = True) -> ImportResult:
+    """Read, validate and (unless there are errors or this is a dry run) write one file; the caller keeps the session.
+
+    commit=False (a background job): a valid file is left flushed for the caller to commit with its own
+    bookkeeping; a file with errors, or a dry run, is still rolled back here.
+    """
     from importers import IMPORTERS
 
     importer = IMPORTERS.get(kind)
@@ -211,7 +216,9 @@ def run_import(session: Session, kind: str, data: bytes, filename: str, *, actor
     result = ImportResult(kind, importer.title, filename, dry_run, lang)
     progress = progress or Progress()
     try:
+        progress.stage(("读取文件", "Reading the file"), 1)
         upload = read_upload(data, filename, importer.sheets)
+        progress.advance()
         if upload.rows_read == 0:
             raise file_problem("file", "表头下没有数据行", "There are no data rows below the header")
     except FileProblem as problem:
@@ -234,14 +241,17 @@ def run_import(session: Session, kind: str, data: bytes, filename: str, *, actor
         result.counts = []  # nothing was written
     bad_rows = {(p.sheet, p.row) for p in ctx.problems if p.row is not None}
     result.rows_valid = 0 if result.file_problems() else max(result.rows_read - len(bad_rows), 0)
-    _finish(session, result)
+    _finish(session, result, commit)
     return result
 
 
-def _finish(session: Session, result: ImportResult) -> None:
-    """Commit everything or nothing."""
+def _finish(session: Session, result: ImportResult, commit: bool = True) -> None:
+    """Commit everything or nothing (without `commit`, everything is left to the caller's commit)."""
     if result.problems or result.dry_run:
         session.rollback()
+        return
+    if not commit:
+        result.written = True  # kept when the caller commits: a job commits it with its 已完成
         return
     try:
         session.commit()

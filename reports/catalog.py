@@ -8,10 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from models.delegation import User
 from models.errors import InvalidParameter
+from models.finance.tables import Invoice, Payment, Refund
+from models.registration import DealIntention
+from models.registration.tallies import OrganizationTally, PersonTally
+from models.scope import visible
 from reports.common import Written, now_in_beijing, read_session, visible_sub_delegations, words
 from reports.deals import write_deal_intentions
 from reports.parallel import write_all_sub_delegations, zip_files
@@ -74,6 +80,20 @@ def file_name(kind: str, lang: str, *, code: str | None = None, every: bool = Fa
     return f"{title}_{now_in_beijing():%Y%m%d}.xlsx"
 
 
+def estimated_rows(session: Session, kind: str, *, actor: User, code: str | None = None) -> int:
+    """About how many rows export `kind` writes for the actor (read from the maintained tallies and counts):
+    beyond EXPORT_INLINE_ROWS it is written by a background job. The summary exports hold a row per
+    sub-delegation: 0."""
+    export_kind(kind)
+    if kind == "sub-delegation":
+        sub_ids = [s.id for s in visible_sub_delegations(session, actor, [code] if code else None)]
+        return sum(session.scalar(select(func.coalesce(func.sum(tally.n), 0)).where(
+            tally.sub_delegation_id.in_(sub_ids))) or 0 for tally in (PersonTally, OrganizationTally)) if sub_ids else 0
+    models = {"finance": (Payment, Invoice, Refund), "deal-intentions": (DealIntention,)}.get(kind, ())
+    return sum(session.scalar(select(func.count()).select_from(model).where(visible(actor, model))) or 0
+               for model in models)
+
+
 def run_export(engine: Engine, kind: str, out: str, *, actor: User, lang: str = "zh", code: str | None = None,
                every: bool = False, week=None, processes: int | None = None, on_done=None) -> Written:
     """Write export `kind` to the path `out`, limited to the actor's scope (and to `code` when given).
@@ -116,4 +136,4 @@ def _every_sub_delegation(engine, out: str, *, actor, lang, codes, processes, on
             shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["EXPORTS", "Export", "export_kind", "file_name", "run_export", "workbook_name"]
+__all__ = ["EXPORTS", "Export", "estimated_rows", "export_kind", "file_name", "run_export", "workbook_name"]

@@ -162,11 +162,11 @@ class PaymentView(MoneyWorkflowList):
     def row_name(self, row) -> str:
         return row.reference or f"{row.order.number} · {yuan(row.amount)}"
 
-    def _names(self, ids):
+    def _names(self, ids, session=None):
         """Skipped payments on a result page named by order number and amount, read in one statement."""
         if not ids:
             return {}
-        rows = self.db_session.execute(select(Payment.id, Order.number, Payment.amount).join(
+        rows = (session or self.db_session).execute(select(Payment.id, Order.number, Payment.amount).join(
             Order, Order.id == Payment.order_id).where(id_in(Payment.id, ids), self._visible_predicate()))
         return {payment_id: f"{number} · {yuan(amount)}" for payment_id, number, amount in rows}
 
@@ -226,11 +226,11 @@ class RefundView(MoneyWorkflowList):
     def row_name(self, row) -> str:
         return f"{row.order.number} · {person_of_line(row.order_line)}"
 
-    def _names(self, ids):
+    def _names(self, ids, session=None):
         """Skipped refunds on a result page named by order number and person, read in one statement."""
         if not ids:
             return {}
-        rows = self.db_session.execute(
+        rows = (session or self.db_session).execute(
             select(Refund.id, Order.number, Person.name).join(Order, Order.id == Refund.order_id)
             .join(OrderLine, OrderLine.id == Refund.order_line_id).join(Person, Person.id == OrderLine.person_id)
             .where(id_in(Refund.id, ids), self._visible_predicate()))

@@ -17,8 +17,11 @@ from werkzeug.exceptions import NotFound
 
 from importers import IMPORTERS, run_import
 from importers.problems import KINDS, pick as pick_in  # (pair, lang): the templates name the language
+from importers.size import upload_rows
 from importers.templates import template, template_filename
+from jobs.imports import inline_rows, submit_import
 from models import DomainError
+from models.jobs.operations import job_of
 from views.common import SignedInOnly, lang
 from views.i18n import pick, tr
 
@@ -81,28 +84,45 @@ class ImportsView(SignedInOnly, BaseView):
     def upload(self, kind: str):
         importer = self.importer(kind)
         form = UploadForm()
-        result, report = None, None
+        result, report, job = None, None, None
         if form.validate_on_submit():
             data = form.file.data.read(max_bytes() + 1)
             if len(data) > max_bytes():
                 flash(pick((f"文件不能超过 {max_bytes() // (1024 * 1024)} MB", f"The file may not exceed "
                                                                             f"{max_bytes() // (1024 * 1024)} MB")),
                       "error")
+            elif upload_rows(data) > inline_rows():
+                job = self.import_in_background(kind, data, form)
             else:
-                try:
-                    result = run_import(self.db.session, kind, data, form.file.data.filename or "",
-                                        actor=current_user._get_current_object(), lang=lang(),
-                                        dry_run=form.dry_run.data)
-                except DomainError as exc:
-                    self.db.session.rollback()
-                    flash(str(exc), "error")
-                if result is not None and not result.ok:
-                    report = store_report(current_user.id, result.report)
-                elif result is not None:
-                    flash(pick(("试运行通过，未写入任何数据", "Dry run passed; nothing was written") if result.dry_run
-                               else ("导入成功", "Imported")), "success")
-        return self.render("dd_import.html", importer=importer, form=form, result=result, report=report,
-                           kinds=KINDS, pick=pick_in, lang=lang(), max_mb=max_bytes() // (1024 * 1024))
+                result, report = self.import_now(kind, data, form)
+        return self.render("dd_import.html", importer=importer, form=form, result=result, report=report, job=job,
+                           kinds=KINDS, pick=pick_in, lang=lang(), max_mb=max_bytes() // (1024 * 1024),
+                           inline_rows=inline_rows())
+
+    def import_now(self, kind: str, data: bytes, form):
+        """A small file: imported in this request; (the result, the error report's token or None)."""
+        try:
+            result = run_import(self.db.session, kind, data, form.file.data.filename or "",
+                                actor=current_user._get_current_object(), lang=lang(), dry_run=form.dry_run.data)
+        except DomainError as exc:
+            self.db.session.rollback()
+            flash(str(exc), "error")
+            return None, None
+        if not result.ok:
+            return result, store_report(current_user.id, result.report)
+        flash(pick(("试运行通过，未写入任何数据", "Dry run passed; nothing was written") if result.dry_run
+                   else ("导入成功", "Imported")), "success")
+        return result, None
+
+    def import_in_background(self, kind: str, data: bytes, form):
+        """A large file: imported by a job of the user's (我的任务); the job as it stands now, or None."""
+        try:
+            job_id = submit_import(current_user._get_current_object(), kind, data, form.file.data.filename or "",
+                                   lang=lang(), dry_run=form.dry_run.data)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return None
+        return job_of(self.db.session, current_user, job_id)
 
     @expose("/<kind>/template")
     def template(self, kind: str):

@@ -6,8 +6,10 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
-from flask import abort, current_app, flash, redirect, request, send_file
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.template import BaseListRowAction
@@ -18,11 +20,13 @@ from markupsafe import Markup, escape
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
+from jobs.batches import inline_rows, submit_batch
 from models import DomainError, files
 from models.ids import id_in, parse_ids
 from models.base import LabeledEnum
 from models.engine import Transition, Workflow, run
 from reports.xlsx import write_table
+from views.common import lang
 from views.i18n import enum_label, pick, tr
 
 PREVIEW_ROWS = 20
@@ -136,6 +140,13 @@ def verb(name, label, sources, roles, perform, *, params=(), single=False, dange
     """A Verb whose menu entry is described like a transition (the target state is the domain's to decide)."""
     return Verb(Transition(name, label, frozenset(sources), None, frozenset(roles), "", params=tuple(params),
                            danger=danger, confirmation=confirmation), perform, single)
+
+
+def jsonable(value):
+    """A form value as a job's JSON parameter (amounts and dates as text; the domain parses them again)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
 
 
 class WorkflowActionsMixin:
@@ -282,13 +293,44 @@ class WorkflowActionsMixin:
                                               **args))
                 for n, t in self.allowed_transitions()]
 
+    def list_narrowing(self) -> dict:
+        """The list's current search and filters as JSON: what a background job rebuilds the same selection from."""
+        view_args = self._get_list_extra_args()
+        keys = {idx: key for key, (idx, _) in (self._filter_args or {}).items()}
+        filters = [[keys[idx], value] for idx, _, value in view_args.filters or ()]
+        return {"search": view_args.search, "filters": filters}
+
+    def selection_of(self, narrowing: dict):
+        """SELECT of the ids of the rows the list shows for this search and filters, in the current user's scope."""
+        filters = []
+        for key, value in narrowing.get("filters") or ():
+            if key not in (self._filter_args or {}):
+                raise DomainError("筛选条件已失效，请回到列表重新筛选")
+            idx, flt = self._filter_args[key]
+            filters.append((idx, str(flt.name), value))
+        query, _, _, _ = self.narrow(self.scoped_query(), None, {}, {}, narrowing.get("search"), filters)
+        return query.with_entities(self.model.id).statement
+
     def matching_selection(self):
         """(SELECT of ids, count) for the rows the list shows for its current search and filters, in scope."""
-        view_args = self._get_list_extra_args()
-        query, _, _, _ = self.narrow(self.scoped_query(), None, {}, {}, view_args.search, view_args.filters)
-        ids = query.with_entities(self.model.id).statement
+        ids = self.selection_of(self.list_narrowing())
         count = self.db_session.scalar(select(func.count()).select_from(ids.subquery()))
         return ids, count
+
+    def batch_target(self, target: dict):
+        """What a batch job acts on: {"ids": [...]} as they are, or the list's selection for {"search", "filters"}."""
+        if "ids" in target:
+            return parse_ids(target["ids"])
+        return self.selection_of(target)
+
+    def batch_operation(self, name: str) -> Callable:
+        """The domain call behind action `name`, as (session, target, *, actor, params): the view's verb or the
+        workflow's transition (the engine re-checks state, role, scope and guards of every row)."""
+        if name in self.verbs:
+            return self.verbs[name].perform
+        workflow = self.workflow
+        return lambda session, target, *, actor, params: run(session, workflow, name, target, actor=actor,
+                                                             params=params)
 
     @expose("/transition/<action_name>/", methods=("GET", "POST"))
     def transition_view(self, action_name):
@@ -301,11 +343,13 @@ class WorkflowActionsMixin:
         if transition is None:
             flash(f"您的角色（{enum_label(current_user.role)}）无权执行「{label}」，未做任何修改", "error")
             return redirect(return_url)
-        if request.values.get("all") == "1":
-            target, count = self.matching_selection()
+        if request.values.get("all") == "1":  # a job gets the list's search and filters, never the ids
+            job_target = self.list_narrowing()
+            target = self.selection_of(job_target)
+            count = self.db_session.scalar(select(func.count()).select_from(target.subquery()))
         else:
             target = parse_ids(request.values.get("ids", "").split(","))
-            count = len(target)
+            job_target, count = {"ids": target}, len(target)
         form = param_form(transition, self.db_session)()
         single = name in self.verbs and self.verbs[name].single
         if single and count > 1:
@@ -313,6 +357,8 @@ class WorkflowActionsMixin:
                         f"“{label}” is done one row at a time; select a single row ({count} selected)")), "error")
             return redirect(return_url)
         if request.method == "POST" and count and form.validate_on_submit():
+            if count > inline_rows() and not single and not any(p.kind == "file" for p in transition.params):
+                return self._run_in_background(name, label, transition, form, job_target, count)
             stored = []
             try:
                 params = self.form_params(transition, form, stored)
@@ -335,9 +381,22 @@ class WorkflowActionsMixin:
 
     def perform(self, name, target, params):
         """Run the action: the view's verb when it has one, else the workflow's transition."""
-        if name in self.verbs:
-            return self.verbs[name].perform(self.db_session, target, actor=current_user, params=params)
-        return run(self.db_session, self.workflow, name, target, actor=current_user, params=params)
+        return self.batch_operation(name)(self.db_session, target, actor=current_user, params=params)
+
+    def _run_in_background(self, name, label, transition, form, target: dict, count: int):
+        """More rows than BATCH_INLINE_ROWS: a job of the user's runs the action (jobs/batches.py) on the same
+        selection, re-checked in its own transaction; they follow it and get its report on 我的任务."""
+        params = {p.name: jsonable(form[p.name].data) for p in transition.params}
+        try:
+            job_id = submit_batch(current_user._get_current_object(), view=self.endpoint, action=name, label=label,
+                                  target=target, params=params, count=count, lang=lang())
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(request.full_path)
+        flash(pick((f"「{label}」共 {count:,} 条，已转为后台任务（任务 {job_id}）；完成后可在本页下载逐条结果",
+                    f"“{label}” on {count:,} rows runs in the background (job {job_id}); its per-row report "
+                    "downloads here when it is done")), "success")
+        return redirect(url_for("jobs.index"))
 
     def form_params(self, transition, form, stored: list) -> dict:
         """The parameters as the domain takes them: an uploaded file is checked by content and stored first."""
@@ -379,10 +438,11 @@ class WorkflowActionsMixin:
         query = self.scoped_query().filter(id_in(self.model.id, target)).order_by(self.model.id)
         return query.limit(PREVIEW_ROWS).all()
 
-    def _names(self, ids):
+    def _names(self, ids, session=None):
+        """{id: what names the row} for rows in the current user's scope (read through `session`, or the view's)."""
         if not ids:
             return {}
-        rows = self.db_session.execute(select(self.model.id, self.workflow.name_of(self.model)).where(
+        rows = (session or self.db_session).execute(select(self.model.id, self.workflow.name_of(self.model)).where(
             id_in(self.model.id, ids), self._visible_predicate()))
         return dict(rows.all())
 

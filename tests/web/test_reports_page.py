@@ -45,14 +45,23 @@ def test_a_sub_delegation_admin_chooses_among_their_own_only(world, rows, client
         assert "深圳" not in "".join(frame.to_csv() for frame in sheets(response.data).values()), kind
 
 
-def test_every_workbook_as_a_zip_for_the_secretariat(world, rows, client_for):
+def test_every_workbook_as_a_zip_for_the_secretariat(app, world, rows, client_for, monkeypatch):
+    """Every workbook is written by a background job (inline without Redis); 我的任务 offers the zip."""
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
     client = client_for(world.secretariat)
-    response = client.get("/admin/reports/download/sub-delegation?sub=all")
-    assert response.status_code == 200, client.get("/admin/reports/").text  # the flashed refusal, if any
-    assert response.headers["Content-Type"] == "application/zip"
-    assert ".zip" in response.headers["Content-Disposition"]
+    started = client.post("/admin/reports/download/sub-delegation", data={"sub": "all"})
+    assert started.status_code == 302 and started.headers["Location"].endswith("/admin/jobs/")
+    jobs_page = client.get("/admin/jobs/").text
+    assert "导出已转为后台任务" in jobs_page and "全部交易分团" in jobs_page, jobs_page[-3000:]
+    link = next(part.split('"')[0] for part in jobs_page.split('href="')[1:] if part.startswith("/admin/jobs/")
+                and "/download" in part.split('"')[0])
+    response = client.get(link)
+    assert response.status_code == 200 and ".zip" in response.headers["Content-Disposition"]
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         assert sorted(archive.namelist()) == ["广州交易分团-GZ.xlsx", "深圳交易分团-SZ.xlsx"]
+    # A job is started by the page's form: a followed link only says so.
+    followed = client.get("/admin/reports/download/sub-delegation?sub=all", follow_redirects=True)
+    assert "请在本页点击「下载」" in followed.text
 
 
 def test_viewer_downloads_are_masked(world, rows, client_for, session):
