@@ -51,11 +51,17 @@ def secret_columns(model) -> frozenset[str]:
 
 
 def mask(value) -> str:
-    """440***********1234: keep the first three and last four characters."""
+    """440***********1234, 138****8000: the first three and last four characters of an ID, mobile or account
+    (11 characters or more, as such numbers are shown in China); of a shorter permit or passport number
+    (8 to 10) only the first and the last two, so that at most half of it shows; 7 or fewer: nothing."""
     if value is None or value == "":
         return ""
     value = str(value)
-    return value[:3] + "*" * max(len(value) - 7, 1) + value[-4:] if len(value) > 7 else "*" * len(value)
+    if len(value) >= 11:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    if len(value) >= 8:
+        return value[:1] + "*" * (len(value) - 3) + value[-2:]
+    return "*" * len(value)
 
 
 def shown(value, kind: str | None):

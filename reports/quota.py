@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.delegation import SubDelegation, User
 from models.enums import CopayDecision, Label, OrgState
-from models.registration.quotas import RELEASED_STATES
+from models.registration.quotas import QUOTA_FIELD, RELEASED_STATES
 from models.registration.tallies import OrganizationTally, PersonTally
 from models.scope import visible
 from reports.common import Written, visible_sub_delegations, words
@@ -37,6 +37,9 @@ def completion(approved: int, target: int) -> float:
 def share(used, allowed) -> float:
     """Used as a share of allowed (0 when nothing is allowed)."""
     return float(Decimal(str(used or 0)) / Decimal(str(allowed))) if allowed else 0.0
+
+
+QUOTA_LABELS = {label.value for label in QUOTA_FIELD}
 
 
 def _org_counts(session: Session, sub_ids) -> dict[int, dict[str, int]]:
@@ -63,7 +66,9 @@ def _person_counts(session: Session, sub_ids):
     for sub_id, state, label, copay, is_deleted, n, amount in rows:
         if not is_deleted:
             states[sub_id][state] += n
-        if state not in RELEASED_STATES:
+        # VIP and staff count against the quota whatever becomes of the organisation (as the quota check
+        # counts them); professional visitors hold no slot and are counted like the persons by state.
+        if state not in RELEASED_STATES and (label in QUOTA_LABELS or not is_deleted):
             slots[sub_id][label] += n
         if copay == CopayDecision.CONFIRMED.value:
             copaid[sub_id] += Decimal(str(amount))

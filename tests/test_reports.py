@@ -115,9 +115,13 @@ def direct_quota_figures(session, sub_id) -> dict:
                              Person.organization_id).where(Person.sub_delegation_id == sub_id, live))
 
     def slots(label):
-        return session.scalar(select(func.count()).select_from(Person).where(
-            Person.sub_delegation_id == sub_id, Person.label == label.value,
-            Person.state.not_in(["cancelled", "review_failed"])))
+        # VIP and staff hold quota slots whatever becomes of their organisation; professional visitors, who
+        # hold none, are counted like the persons column: deleted organisations' left out.
+        query = select(func.count()).select_from(Person).join(Organization, Organization.id == Person.organization_id)
+        if label is Label.PROFESSIONAL:
+            query = query.where(live)
+        return session.scalar(query.where(Person.sub_delegation_id == sub_id, Person.label == label.value,
+                                          Person.state.not_in(["cancelled", "review_failed"])))
 
     copaid = session.scalar(select(func.coalesce(func.sum(Person.copay_amount), 0)).where(
         Person.sub_delegation_id == sub_id, Person.copay == "confirmed"))
