@@ -107,15 +107,23 @@ class Context:
                                      column=sheet.columns.get(field_name), field=field_name))
 
     def rows(self, spec: SheetSpec, label: Text):
-        """The data rows of a sheet (not its totals row), reporting progress as they are visited."""
+        """The data rows of a sheet (not its totals row, nor the template's sample row left as it was),
+        reporting progress as they are visited."""
         sheet = self.sheet(spec)
-        rows = [r for r in sheet.rows if not r.is_total]
+        sample = {c.field: c.sample for c in spec.columns}
+        # A template filled in below its sample row must not register 广州示例贸易有限公司 as well.
+        rows = [r for r in sheet.rows if not r.is_total and not is_sample(r, sample)]
         self.progress.stage(label, len(rows))
         for n, row in enumerate(rows, 1):
             if n % PROGRESS_STEP == 0:
                 self.progress.advance(PROGRESS_STEP)
             yield sheet, row
         self.progress.advance(len(rows) % PROGRESS_STEP)
+
+
+def is_sample(row: Row, sample: dict[str, str]) -> bool:
+    """True for the template's own sample row, unchanged (every cell as the template wrote it)."""
+    return any(sample.values()) and all(value == sample.get(field, "") for field, value in row.values.items())
 
 
 class Importer:

@@ -26,7 +26,7 @@ from models.validation import validate_uscc
 
 SHEET = SheetSpec("额度预分配", "Quota allocations", (
     Column("uscc", "统一社会信用代码", "USCC", CODE, aliases=("信用代码", "社会信用代码", "Unified social credit code"),
-           sample="91440101MA59ABCD1X", width=22),
+           sample="91440101MA59ABCD1D", width=22),
     Column("name", "单位名称", "Organisation name", TEXT, aliases=("单位", "Organization name", "Name"),
            sample="广州示例贸易有限公司", width=30),
     Column("vip", "VIP额度", "VIP quota", NUMBER, aliases=("VIP", "VIP证件数量"), sample="2", width=10),

@@ -7,6 +7,8 @@ after NFKC (full-width characters, surrounding and inner spaces tolerated); Engl
 """
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 import math
@@ -305,8 +307,13 @@ def cell_text(value, column: Column) -> str:
     return str(value).strip()
 
 
+MAINLAND_MOBILE = re.compile(r"1\d{10}")
+
+
 def _number_text(value: int | float, column: Column) -> str:
     text = str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+    if column.kind == CODE and column.field.endswith("mobile") and MAINLAND_MOBILE.fullmatch(text):
+        return text  # 11 digits starting with 1: a number cell holds them exactly, nothing was lost
     if column.kind == CODE:
         raise CellError("number_stored", f"被存成了数字（{text}）：Excel 只保留 15 位有效数字并会去掉开头的 0，"
                                          "号码可能已不完整；请将该列设为文本格式后重新填写",

@@ -40,7 +40,7 @@ DAY_SEPARATORS = re.compile(r"[,，、;；\s]+")
 ORGANIZATIONS = SheetSpec("单位", "Organisations", (
     Column("name", "单位名称", "Organisation name", TEXT, aliases=("Organization name", "Name"),
            sample="广州示例贸易有限公司", width=30),
-    Column("uscc", "统一社会信用代码", "USCC", CODE, aliases=("信用代码", "社会信用代码"), sample="91440101MA59ABCD1X",
+    Column("uscc", "统一社会信用代码", "USCC", CODE, aliases=("信用代码", "社会信用代码"), sample="91440101MA59ABCD1D",
            width=22),
     Column("category", "单位类别", "Category", TEXT, aliases=("单位观众分类", "单位类型"), choices=CATEGORY.labels,
            sample=OrgCategory.ENTERPRISE.zh, width=16),
@@ -54,14 +54,14 @@ ORGANIZATIONS = SheetSpec("单位", "Organisations", (
 ), names=("单位", "单位信息", "Organisations", "Organizations"))
 
 PERSONS = SheetSpec("人员", "Persons", (
-    Column("uscc", "统一社会信用代码", "USCC", CODE, aliases=("单位统一社会信用代码", "信用代码"), sample="91440101MA59ABCD1X",
+    Column("uscc", "统一社会信用代码", "USCC", CODE, aliases=("单位统一社会信用代码", "信用代码"), sample="91440101MA59ABCD1D",
            width=22),
     Column("name", "姓名", "Name", TEXT, sample="李四", width=12),
     Column("gender", "性别", "Gender", TEXT, choices=GENDER.labels, sample="男", width=8),
     Column("region", "人员类型", "Region type", TEXT, aliases=("地区类型", "国家/地区"), choices=REGION.labels,
            sample=RegionType.MAINLAND.zh, width=18),
     Column("id_type", "证件类型", "ID type", TEXT, choices=ID_TYPE.labels, sample=IdType.RESIDENT_ID.zh, width=22),
-    Column("id_number", "证件号码", "ID number", CODE, aliases=("身份证号码",), sample="11010519491231002X", width=22),
+    Column("id_number", "证件号码", "ID number", CODE, aliases=("身份证号码",), sample="110105194912310038", width=22),
     Column("birth", "出生日期", "Birth date", DATE, required=False, sample="1949-12-31", width=12),
     Column("mobile", "手机", "Mobile", CODE, aliases=("手机号", "手机号码"), sample="13900139000", width=16),
     Column("email", "邮箱", "E-mail", TEXT, aliases=("电子邮箱",), sample="lisi@example.cn", width=24),

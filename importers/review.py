@@ -28,7 +28,7 @@ VERDICTS = {header_key(word): value for word, value in VERDICT_WORDS.items()}
 ID_TYPE = EnumWords(IdType)
 
 SHEET = SheetSpec("人员审核结果", "Background review results", (
-    Column("id_number", "证件号码", "ID number", CODE, aliases=("身份证号码", "证件号"), sample="11010519491231002X",
+    Column("id_number", "证件号码", "ID number", CODE, aliases=("身份证号码", "证件号"), sample="110105194912310038",
            width=22),
     Column("verdict", "审核结果", "Result", TEXT, aliases=("结果", "Review result"), choices=("通过", "不通过"),
            sample="通过", width=10),

@@ -136,3 +136,24 @@ def test_persons_of_a_deleted_organisation_are_refused(session, world):
     deleted = make_organization(session, world.subs["GZ"], deleted=True)
     result = imported(session, "registration", registration_book([], [person_row(deleted.uscc, 1)]), world.secretariat)
     assert kinds(result) == {"not_found": 1}
+
+
+def test_the_templates_unchanged_sample_row_is_skipped_and_mobiles_may_be_number_cells(session, world):
+    """A template filled in below its sample row registers the rows typed, not 广州示例贸易有限公司 too; an
+    11-digit mobile that Excel kept as a number lost nothing and is taken (an ID number as a number is not)."""
+    from importers import IMPORTERS
+    from importers.templates import template
+    import openpyxl
+    import io
+
+    book = openpyxl.load_workbook(io.BytesIO(template(IMPORTERS["registration"])))
+    u1 = make_uscc()
+    book["单位"].append(org_row("丙科技有限公司", u1, "GZ"))
+    book["人员"].append(person_row(u1, 4))
+    book["人员"].cell(row=book["人员"].max_row, column=8).value = 13912345678  # 手机 as a number cell
+    out = io.BytesIO()
+    book.save(out)
+    result = imported(session, "registration", out.getvalue(), world.admins["GZ"])
+    assert result.ok, texts(result)
+    assert [o.name for o in session.scalars(select(Organization))] == ["丙科技有限公司"]
+    assert session.scalars(select(Person.mobile)).all() == ["13912345678"]
