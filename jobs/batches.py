@@ -48,27 +48,29 @@ def run_batch(session: Session, *, actor: User, params: dict, job: JobContext) -
         total = _count(session, target)
         job.report(0, total)
         outcome = view.batch_operation(params["action"])(session, target, actor=actor, params=params.get("params"))
-        session.flush()
-        handled = sorted({*outcome.done, *outcome.skipped})
-        names = view._names(handled, session)
+        names = view._names(sorted({*outcome.done, *outcome.skipped}), session)
+    batch = getattr(outcome, "batch", None) if outcome.done else None  # a batch refund's number
+    _write_results(session, job, outcome, names, label=label, lang=lang, actor=actor, total=total, batch=batch)
+    job.report(total, total)
+    done, skipped = len(outcome.done), len(outcome.skipped)
+    return words((f"「{label}」已完成 {done:,} 条，未执行 {skipped:,} 条" + (f"，退款批次 {batch}" if batch else ""),
+                  f"{label}: {done:,} done, {skipped:,} skipped" + (f", refund batch {batch}" if batch else "")), lang)
+
+
+def _write_results(session, job, outcome, names, *, label, lang, actor, total, batch) -> None:
+    """The per-row report as the job's result, zipped with the bank batch file after a batch refund."""
     folder = Path(tempfile.mkdtemp(prefix="dd-batch-"))
     try:
         report = folder / words(("逐条结果.xlsx", "per-row-report.xlsx"), lang)
         _write_report(report, label, outcome, names, lang, job, total)
-        files = [report]
-        batch = getattr(outcome, "batch", None)
-        if batch and outcome.done:  # a batch refund: the bank's file for the refunds to bank accounts
-            bank = folder / f"{words(('银行批量付款', 'bank-batch'), lang)}_{batch}.xlsx"
-            write_bank_batch(session, str(bank), batch=batch, actor=actor)
-            files.append(bank)
-        _keep_result(job, files, f"{label}_{batch}" if batch else label)
+        if not batch:
+            shutil.move(report, job.result_path(".xlsx", f"{label}_{report.name}"))
+            return
+        bank = folder / f"{words(('银行批量付款', 'bank-batch'), lang)}_{batch}.xlsx"
+        write_bank_batch(session, str(bank), batch=batch, actor=actor)  # the refunds to bank accounts
+        zip_files([str(report), str(bank)], job.result_path(".zip", f"{label}_{batch}.zip"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    job.report(total, total)
-    return words((f"「{label}」已完成 {len(outcome.done)} 条，未执行 {len(outcome.skipped)} 条"
-                  + (f"，退款批次 {batch}" if batch and outcome.done else ""),
-                  f"{label}: {len(outcome.done)} done, {len(outcome.skipped)} skipped"
-                  + (f", refund batch {batch}" if batch and outcome.done else "")), lang)
 
 
 def _count(session: Session, target) -> int:
@@ -91,14 +93,6 @@ def _write_report(path: Path, label: str, outcome, names: dict, lang: str, job: 
 
     headers = list(REPORT_HEADERS["en" if lang == "en" else "zh"])
     write_table(str(path), SHEET_UNSAFE.sub("_", label)[:31], headers, rows())
-
-
-def _keep_result(job: JobContext, files: list[Path], name: str) -> None:
-    """The job's result: the one workbook, or several in a zip."""
-    if len(files) == 1:
-        shutil.move(files[0], job.result_path(".xlsx", f"{name}.xlsx"))
-        return
-    zip_files([str(f) for f in files], job.result_path(".zip", f"{name}.zip"))
 
 
 def submit_batch(owner: User, *, view: str, action: str, label: str, target: dict, params: dict, count: int,

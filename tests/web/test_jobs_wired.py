@@ -236,6 +236,7 @@ def test_all_matching_beyond_the_threshold_runs_as_a_job_on_the_lists_filters(ap
     job = the_job(session, "batch")
     assert job.params["target"] == {"search": None, "filters": [["0", "pending_confirmation"]]}  # no ids
     assert job.state is JobState.DONE and job.summary == "「标注人员标签」已完成 2 条，未执行 4 条"
+    assert job.result_name == "标注人员标签_逐条结果.xlsx"
     assert (job.progress_done, job.progress_total) == (6, 6)
     assert labels(session, granted) == {Label.VIP} and labels(session, refused) == {Label.PROFESSIONAL}
     assert labels(session, saved) == {Label.PROFESSIONAL}  # filtered out: untouched
