@@ -7,7 +7,8 @@ from collections import OrderedDict
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import after_this_request, flash, g, has_request_context, request, send_file, url_for
+from flask import after_this_request, flash, g, has_request_context, redirect, request, send_file, url_for
+from flask_login import current_user
 from flask_admin import expose
 from flask_admin._compat import as_unicode
 from flask_admin.contrib.sqla.filters import FilterEqual, FilterInList, FilterNotEqual
@@ -16,7 +17,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy import Date, DateTime, false, inspect, or_, select
 from sqlalchemy.orm import joinedload
 
-from models import AuditEntry
+from models import AuditEntry, DomainError
 from models.base import LabeledEnum
 from models.columns import type_range
 from models.present import (action_label, actor_name, beijing, beijing_minute, describe_params, label_pair,
@@ -24,7 +25,7 @@ from models.present import (action_label, actor_name, beijing, beijing_minute, d
                             state_change, yes_no)
 from reports.xlsx import write_table
 from views.filters import DeletedFilter
-from views.paging import CURSOR_ARGS, beyond, bounded_count, encode, keyset_column, read_cursor
+from views.paging import CURSOR_ARGS, AtLeast, beyond, bounded_count, encode, keyset_column, read_cursor
 from views.i18n import english, enum_label, pick, tr
 from views.search import ANYWHERE, CASEFOLD, EXACT, LEADING, PREFIX, column_condition, describe, search_terms
 from views.common import MAX_PAGE, clean_text, current_role, lang, table_column
@@ -408,12 +409,50 @@ class Listing:
         query, _ = self._apply_sorting(query, joins, sort[0] if sort else None, view_args.sort_desc)
         return query
 
-    @expose("/export.xlsx")
+    def list_narrowing(self) -> dict:
+        """The list's current search and filters as JSON: what a background job rebuilds the same selection from."""
+        view_args = self._get_list_extra_args()
+        keys = {idx: key for key, (idx, _) in (self._filter_args or {}).items()}
+        filters = [[keys[idx], value] for idx, _, value in view_args.filters or ()]
+        return {"search": view_args.search, "filters": filters}
+
+    def selection_of(self, narrowing: dict):
+        """SELECT of the ids of the rows the list shows for this search and filters, in the current user's scope."""
+        filters = []
+        for key, value in narrowing.get("filters") or ():
+            if key not in (self._filter_args or {}):
+                raise DomainError("筛选条件已失效，请回到列表重新筛选")
+            idx, flt = self._filter_args[key]
+            filters.append((idx, str(flt.name), value))
+        query, _, _, _ = self.narrow(self.scoped_query(), None, {}, {}, narrowing.get("search"), filters)
+        return query.with_entities(self.model.id).statement
+
+    def export_query_of(self, narrowing: dict, sort: int | None = None, desc: bool = False):
+        """The export's rows for a search and filters as JSON (a background export rebuilds them so)."""
+        view_args = self._get_list_extra_args()
+        view_args.search, view_args.sort, view_args.sort_desc = narrowing.get("search"), sort, desc
+        view_args.filters = []
+        for key, value in narrowing.get("filters") or ():
+            if key not in (self._filter_args or {}):
+                raise DomainError("筛选条件已失效，请回到列表重新筛选")
+            idx, flt = self._filter_args[key]
+            view_args.filters.append((idx, str(flt.name), value))
+        return self.export_query(view_args)
+
+    def export_columns(self) -> tuple[list[str], list[str]]:
+        """(column names, headers in the current language) the export writes: the list's own columns."""
+        return [name for name, _ in self._list_columns], [str(label) for _, label in self._list_columns]
+
+    @expose("/export.xlsx", methods=("GET", "POST"))
     def export_xlsx(self):
-        """Stream the filtered, scoped list to an xlsx file (constant memory)."""
-        query = self.export_query(self._get_list_extra_args())
-        columns = [name for name, _ in self._list_columns]
-        headers = [str(label) for _, label in self._list_columns]
+        """Stream the filtered, scoped list to an xlsx file (constant memory); a large one is a background job
+        (started by the page's button, a POST, never by following a link)."""
+        view_args = self._get_list_extra_args()
+        count_query, _, _, _ = self.narrow(self.get_count_query(), None, {}, {}, view_args.search, view_args.filters)
+        if self.export_is_large(count_query):
+            return self.export_in_background(view_args)
+        query = self.export_query(view_args)
+        columns, headers = self.export_columns()
         handle, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(handle)
         write_table(path, str(self.name), headers,
@@ -427,8 +466,35 @@ class Listing:
                 pass
             return response
 
-        filename = f"{self.endpoint}_{datetime.now():%Y%m%d_%H%M}.xlsx"
-        return send_file(path, as_attachment=True, download_name=filename)
+        return send_file(path, as_attachment=True, download_name=self.export_filename())
+
+    def export_filename(self) -> str:
+        return f"{self.endpoint}_{datetime.now():%Y%m%d_%H%M}.xlsx"
+
+    def export_is_large(self, count_query) -> bool:
+        """More rows than EXPORT_INLINE_ROWS (or beyond the bounded count, where only an estimate is known)."""
+        from jobs.exports import inline_rows
+
+        count, _ = bounded_count(self.db_session, count_query, {})
+        return isinstance(count, AtLeast) or count > inline_rows()
+
+    def export_in_background(self, view_args):
+        """The list's export as a job of the user's: they follow it, and download it, on 我的任务."""
+        back = self._get_list_url(view_args)
+        if request.method != "POST":
+            flash(pick(("数据量较大，请点击列表上方的「导出Excel」，将在后台生成", "This export is large: press "
+                        "Export xlsx above the list to have it written in the background")), "info")
+            return redirect(back)
+        from jobs.list_exports import submit_list_export
+
+        sort = self._get_column_by_idx(view_args.sort)
+        job_id = submit_list_export(current_user._get_current_object(), view=self.endpoint, title=str(self.name),
+                                    narrowing=self.list_narrowing(), sort=view_args.sort if sort else None,
+                                    desc=bool(view_args.sort_desc), name=self.export_filename(), lang=lang())
+        flash(pick((f"导出已转为后台任务（任务 {job_id}），完成后在「我的任务」下载",
+                    f"The export runs in the background (job {job_id}); download it from My jobs when done")),
+              "success")
+        return redirect(url_for("jobs.index"))
 
     def history(self, obj) -> list[dict]:
         """Audit entries of one object, newest first, in words: when, who, what, states and parameters."""

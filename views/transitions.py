@@ -293,24 +293,6 @@ class WorkflowActionsMixin:
                                               **args))
                 for n, t in self.allowed_transitions()]
 
-    def list_narrowing(self) -> dict:
-        """The list's current search and filters as JSON: what a background job rebuilds the same selection from."""
-        view_args = self._get_list_extra_args()
-        keys = {idx: key for key, (idx, _) in (self._filter_args or {}).items()}
-        filters = [[keys[idx], value] for idx, _, value in view_args.filters or ()]
-        return {"search": view_args.search, "filters": filters}
-
-    def selection_of(self, narrowing: dict):
-        """SELECT of the ids of the rows the list shows for this search and filters, in the current user's scope."""
-        filters = []
-        for key, value in narrowing.get("filters") or ():
-            if key not in (self._filter_args or {}):
-                raise DomainError("筛选条件已失效，请回到列表重新筛选")
-            idx, flt = self._filter_args[key]
-            filters.append((idx, str(flt.name), value))
-        query, _, _, _ = self.narrow(self.scoped_query(), None, {}, {}, narrowing.get("search"), filters)
-        return query.with_entities(self.model.id).statement
-
     def matching_selection(self):
         """(SELECT of ids, count) for the rows the list shows for its current search and filters, in scope."""
         ids = self.selection_of(self.list_narrowing())
