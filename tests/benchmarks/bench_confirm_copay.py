@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -26,9 +25,8 @@ sys.path[:0] = [str(HERE.parents[2]), str(HERE.parents[1])]  # the project, and 
 from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.orm import Session, joinedload  # noqa: E402
 
-import models  # noqa: E402
-from factories import (bulk_persons, create_scratch_database, drop_scratch_database, make_engine,  # noqa: E402
-                       make_organization, make_world, truncate_all)
+from common import DATABASES, databases, scratch_engine, statement_growth  # noqa: E402
+from factories import bulk_persons, make_organization, make_world, truncate_all  # noqa: E402
 from models import AuditEntry, CopayDecision, OrgState, Person, PersonState, User  # noqa: E402
 from models.registration import operations as ops
 
@@ -76,30 +74,18 @@ def measure(engine, rows: int, show_sql: bool = False) -> dict:
 
 
 def run(db: str, sizes: list[int], show_sql: bool = False) -> list[dict]:
-    scratch = None
-    if db == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{tmp.name}/bench.sqlite"
-    else:
-        url = scratch = create_scratch_database(prefix="dd_bench")
-    engine = make_engine(url)
-    try:
-        models.Base.metadata.create_all(engine)
+    with scratch_engine(db) as engine:
         return [dict(measure(engine, n, show_sql), db=db) for n in sizes]
-    finally:
-        engine.dispose()
-        if scratch:
-            drop_scratch_database(scratch)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=50_000, help="the large batch (default 50,000)")
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--db", choices=DATABASES, default="both")
     parser.add_argument("--show-sql", action="store_true", help="print the statements of each run")
     args = parser.parse_args(argv)
     sizes = sorted({min(1_000, args.rows), args.rows})
-    dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    dbs = databases(args.db)
 
     print(f"{'database':<11} {'rows':>7} {'confirm s':>10} {'rows/s':>9} {'statements':>10}  "
           f"{'(insert s)':>10}  statements run")
@@ -109,11 +95,8 @@ def main(argv=None) -> int:
             results.append(r)
             print(f"{r['db']:<11} {r['rows']:>7,} {r['seconds']:>10.3f} {r['rows'] / r['seconds']:>9,.0f} "
                   f"{r['statements']:>10}  {r['build']:>10.2f}  {' '.join(r['kinds'])}", flush=True)
-    for db in dbs:
-        counts = {r["rows"]: r["statements"] for r in results if r["db"] == db}
-        flat = len(set(counts.values())) == 1
-        print(f"{db}: statement count {'does not grow' if flat else 'GROWS'} with rows: {counts}")
-    return 0 if all(len({r['statements'] for r in results if r['db'] == db}) == 1 for db in dbs) else 1
+    flat = [statement_growth(db, {r["rows"]: r["statements"] for r in results if r["db"] == db}) for db in dbs]
+    return 0 if all(flat) else 1
 
 
 if __name__ == "__main__":

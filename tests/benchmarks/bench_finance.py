@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from sqlalchemy import event, insert, select, update  # noqa: E402
 from sqlalchemy.orm import Session, joinedload  # noqa: E402
 
 import models  # noqa: E402
-from factories import (bulk_organizations, create_scratch_database, drop_scratch_database, make_engine,  # noqa: E402
-                       make_world, person_values, truncate_all)
+from common import DATABASES, databases, scratch_engine, statement_growth  # noqa: E402
+from factories import bulk_organizations, make_world, person_values, truncate_all  # noqa: E402
 from models import Order, OrderLine, Organization, OrgState, Person, PersonState, User  # noqa: E402
 from models.finance import operations as fin  # noqa: E402
 from models.finance.tables import Refund  # noqa: E402
@@ -121,31 +120,19 @@ def submit_and_verify(session, world, order) -> None:
 
 
 def run(db: str, persons: list[int], refunds: list[int]) -> list[dict]:
-    scratch = None
-    if db == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{tmp.name}/bench.sqlite"
-    else:
-        url = scratch = create_scratch_database(prefix="dd_bench")
-    engine = make_engine(url)
-    try:
-        models.Base.metadata.create_all(engine)
+    with scratch_engine(db) as engine:
         out = [dict(measure_orders(engine, n), db=db) for n in persons]
         out += [dict(measure_batch_refund(engine, n), db=db) for n in refunds]
         return out
-    finally:
-        engine.dispose()
-        if scratch:
-            drop_scratch_database(scratch)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=50_000, help="persons put on orders (default 50,000)")
     parser.add_argument("--refunds", type=int, default=10_000, help="refunds in one batch (default 10,000)")
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="postgresql")
+    parser.add_argument("--db", choices=DATABASES, default="postgresql")
     args = parser.parse_args(argv)
-    dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    dbs = databases(args.db)
     persons = sorted({min(1_000, args.persons), args.persons})
     refunds = sorted({min(100, args.refunds), args.refunds})
 
@@ -160,9 +147,7 @@ def main(argv=None) -> int:
     for db in dbs:
         for what in ("create_orders", "batch_refund"):
             counts = {r["rows"]: r["statements"] for r in results if r["db"] == db and r["what"] == what}
-            grows = len(set(counts.values())) > 1
-            flat &= not grows
-            print(f"{db} {what}: statement count {'GROWS' if grows else 'does not grow'} with rows: {counts}")
+            flat &= statement_growth(f"{db} {what}", counts)
     return 0 if flat else 1
 
 

@@ -14,7 +14,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,9 +27,8 @@ from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.orm import Session, joinedload  # noqa: E402
 from stdnum.cn import ric  # noqa: E402
 
-import models  # noqa: E402
-from factories import (create_scratch_database, drop_scratch_database, make_engine, make_uscc, make_world,  # noqa: E402
-                       truncate_all)
+from common import DATABASES, databases, scratch_engine  # noqa: E402
+from factories import make_uscc, make_world, truncate_all  # noqa: E402
 from importer_files import ORG_HEADER, PERSON_HEADER  # noqa: E402
 from importers import Progress, run_import  # noqa: E402
 from models import AuditEntry, Person, User  # noqa: E402
@@ -125,29 +123,17 @@ def server_cpu(session) -> float:
 
 
 def run(db: str, sizes: list[int], per_org: int) -> list[dict]:
-    scratch = None
-    if db == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{tmp.name}/bench.sqlite"
-    else:
-        url = scratch = create_scratch_database(prefix="dd_bench")
-    engine = make_engine(url)
-    try:
-        models.Base.metadata.create_all(engine)
+    with scratch_engine(db) as engine:
         return [dict(measure(engine, n, per_org), db=db) for n in sizes]
-    finally:
-        engine.dispose()
-        if scratch:
-            drop_scratch_database(scratch)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=100_000, help="persons in the file (default 100,000)")
     parser.add_argument("--per-org", type=int, default=100, help="persons per organisation (default 100)")
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="postgresql")
+    parser.add_argument("--db", choices=DATABASES, default="postgresql")
     args = parser.parse_args(argv)
-    dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    dbs = databases(args.db)
     sizes = sorted({min(1_000, args.persons), args.persons})
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'database':<11} {'persons':>8} {'seconds':>8} {'cpu app+db':>11} {'rows/s':>9} {'statements':>10}  stages")
