@@ -131,6 +131,24 @@ def truncate_all(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@contextmanager
+def export_cli(database_url: str, tmp_path):
+    """`flask --app admin_app export ...` through click's runner, on the test database: yields run(*args)."""
+    from admin_app import create_app
+    from admin_app.extensions import db
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
+                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "REPORTS_DIR": str(tmp_path / "r"),
+                      "UPLOADS_DIR": str(tmp_path / "up")})
+
+    def run(*args):
+        return app.test_cli_runner().invoke(args=["export", *args])
+
+    yield run
+    with app.app_context():
+        db.engine.dispose()
+
+
 # --------------------------------------------------------------------------------------------------
 # Reference data: edition, delegation, sub-delegations, users
 # --------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from factories import make_organization, make_person, make_uscc, make_world
+from factories import export_cli, make_organization, make_person, make_uscc, make_world
 from models import (DealIntention, Label, Order, OrderLine, Organization, OrgCategory, OrgState, Payment, Person,
                     PersonState, Refund, RefundState)
 from models.errors import InvalidParameter, NotFound
@@ -520,19 +520,8 @@ def test_deal_intentions_are_summed_per_currency_never_across(session, rw):
 
 @pytest.fixture
 def cli(database_url, engine, tmp_path):
-    from admin_app import create_app
-    from admin_app.extensions import db
-
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "REPORTS_DIR": str(tmp_path / "r"),
-                      "UPLOADS_DIR": str(tmp_path / "up")})
-
-    def run(*args):
-        return app.test_cli_runner().invoke(args=["export", *args])
-
-    yield run
-    with app.app_context():
-        db.engine.dispose()
+    with export_cli(database_url, tmp_path) as run:
+        yield run
 
 
 def test_export_command_writes_and_exits_1_with_a_sentence(session, rw, cli, tmp_path):

@@ -24,7 +24,7 @@ import xlsxwriter
 from sqlalchemy import func, select
 from stdnum.cn import uscc as stdnum_uscc
 
-from factories import make_uscc, make_world
+from factories import export_cli, make_uscc, make_world
 from importer_files import ORG_HEADER, PERSON_HEADER, resident_id
 from models import AuditEntry, Organization, OrgState, Person, SubDelegation
 from models.errors import NotFound
@@ -282,19 +282,8 @@ def org_ids(session) -> dict[str, int]:
 @pytest.fixture
 def cli(database_url, engine, tmp_path):
     """`flask --app admin_app export ...` through click's runner, on the test database."""
-    from admin_app import create_app
-    from admin_app.extensions import db
-
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "REPORTS_DIR": str(tmp_path / "r"),
-                      "UPLOADS_DIR": str(tmp_path / "up")})
-
-    def run(*args):
-        return app.test_cli_runner().invoke(args=["export", *args])
-
-    yield run
-    with app.app_context():
-        db.engine.dispose()
+    with export_cli(database_url, tmp_path) as run:
+        yield run
 
 
 # --------------------------------------------------------------------------------------------------
