@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -353,3 +354,15 @@ def snapshot(session: Session, model, ids=None) -> dict[int, dict]:
     if ids is not None:
         query = query.where(model.__table__.c.id.in_(list(ids)))
     return {row.id: dict(row._mapping) for row in session.execute(query)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Local servers
+# --------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (free when asked)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -17,7 +16,7 @@ from admin_app import create_app
 from admin_app.extensions import db
 from delivery.render import render
 from delivery.sender import Transports, deliver_pending
-from factories import make_organization, make_person, outbox
+from factories import free_port, make_organization, make_person, outbox
 from models import Channel, OrgState, OutboxMessage, OutboxState, PersonState
 from models.audit.outbox import backoff
 from models.base import utcnow
@@ -261,12 +260,6 @@ def test_concurrent_senders_deliver_each_message_once(ctx, session, world):
 
 
 # --- a real SMTP server (aiosmtpd) ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Collect:

@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from factories import (PASSWORD, admin_database_url, create_scratch_database, drop_scratch_database, make_engine,
-                       make_organization, make_world)
+from factories import (PASSWORD, admin_database_url, create_scratch_database, drop_scratch_database, free_port,
+                       make_engine, make_organization, make_world)
 from models import BackgroundJob, Channel, JobState, OutboxMessage, OutboxState
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -50,12 +50,6 @@ pytestmark = [
     pytest.mark.skipif(not reachable(REDIS_URL, 6379), reason=f"Redis is not reachable at {REDIS_URL}"),
     pytest.mark.skipif(not reachable(admin_database_url(), 5432), reason="PostgreSQL is not reachable"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Collect:
