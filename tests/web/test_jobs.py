@@ -2,10 +2,6 @@
 the 我的任务 page shows each user only their jobs and serves result files only to their owner."""
 from __future__ import annotations
 
-import os
-import socket
-import urllib.parse
-
 import pytest
 from sqlalchemy import select
 
@@ -15,8 +11,7 @@ from factories import audit_entries, make_organization
 from jobs.runner import results_dir
 from models import (BackgroundJob, Channel, DomainError, JobState, OrgState, Organization, OutboxMessage,
                     OutboxState)
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from support import rq_queue
 
 
 @pytest.fixture(autouse=True)
@@ -162,22 +157,10 @@ def test_a_job_that_cannot_be_queued_is_failed_and_refused(app, session, world, 
 
 
 def test_with_redis_the_job_waits_on_the_queue_for_a_worker(app, session, world, monkeypatch):
-    import uuid
-
-    from redis import Redis
     from rq import SimpleWorker
 
-    parts = urllib.parse.urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 6379), timeout=1).close()
-    except OSError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    session.commit()
-    queue_name = f"dd-test-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
-    monkeypatch.setitem(app.config, "RQ_QUEUE", queue_name)
-    redis = Redis.from_url(REDIS_URL)
-    try:
+    with rq_queue(app, monkeypatch) as redis:
+        session.commit()
         with app.app_context():
             app.extensions.pop("dd_jobs_redis", None)
             job_id = jobs.submit("test", "job_samples:count_and_write", owner=world.secretariat, params={"n": 2},
@@ -189,7 +172,3 @@ def test_with_redis_the_job_waits_on_the_queue_for_a_worker(app, session, world,
             app.extensions.pop("dd_jobs_redis", None)
         job = job_row(session, job_id)
         assert job.state is JobState.DONE and job.summary == "已写入 2 行"
-    finally:
-        keys = list(redis.scan_iter(f"*{queue_name}*"))
-        if keys:
-            redis.delete(*keys)

@@ -7,9 +7,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
-import urllib.parse
-import uuid
 import zipfile
 
 import openpyxl
@@ -23,11 +20,11 @@ from jobs.runner import results_dir
 from models import (BackgroundJob, DomainError, JobState, Label, OrderLine, Organization, OrgState, Payment,
                     Person, PersonState, Refund, RefundState)
 from models.finance import operations as fin
+from support import rq_queue
 from test_finance import BANK, ordered, paid, set_person_state, submit
 from test_finance_views import finance_world
 from test_importers import TARGETS_HEADER, table_counts
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -350,20 +347,10 @@ def test_a_batch_refund_job_refused_mid_way_refunds_nothing(app, session, client
 # --------------------------------------------------------------------------------------------------
 
 def test_on_redis_a_queued_batch_is_rechecked_when_the_worker_runs_it(app, world, session, client_for, monkeypatch):
-    from redis import Redis
     from rq import SimpleWorker
 
-    parts = urllib.parse.urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 6379), timeout=1).close()
-    except OSError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    granted, refused, _ = labelling_world(session, world)
-    queue_name = f"dd-test-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
-    monkeypatch.setitem(app.config, "RQ_QUEUE", queue_name)
-    redis = Redis.from_url(REDIS_URL)
-    try:
+    with rq_queue(app, monkeypatch) as redis:
+        granted, refused, _ = labelling_world(session, world)
         with app.app_context():
             app.extensions.pop("dd_jobs_redis", None)
         client = client_for(world.admins["GZ"])
@@ -387,7 +374,3 @@ def test_on_redis_a_queued_batch_is_rechecked_when_the_worker_runs_it(app, world
         assert labels(session, granted[1:] + refused[1:]) == {Label.STAFF}
         assert labels(session, [granted[0], refused[0]]) == {Label.PROFESSIONAL}
         only_the_owner_sees_it(client_for, world.admins["GZ"], world.secretariat, job)
-    finally:
-        keys = list(redis.scan_iter(f"*{queue_name}*"))
-        if keys:
-            redis.delete(*keys)
