@@ -12,22 +12,24 @@ def test_healthz_answers_200_without_login_or_cookie(app):
     assert "Set-Cookie" not in response.headers and response.headers["Cache-Control"] == "no-store"
 
 
+def healthz(tmp_path, **config):
+    """GET /healthz on an app of its own with these settings; its engine is disposed of afterwards."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "REPORTS_DIR": str(tmp_path), **config})
+    try:
+        return app.test_client().get("/healthz")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "REPORTS_DIR": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/no_such_database"})
-    response = app.test_client().get("/healthz")
+    response = healthz(tmp_path, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/no_such_database")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable" and response.json["database"].startswith("error")
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_healthz_answers_503_when_redis_is_configured_but_down(database_url, engine, tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "REPORTS_DIR": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": "redis://127.0.0.1:1/0",
-                      "RATELIMIT_STORAGE_URI": "memory://"})
-    response = app.test_client().get("/healthz")
+    response = healthz(tmp_path, SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL="redis://127.0.0.1:1/0",
+                       RATELIMIT_STORAGE_URI="memory://")
     assert response.status_code == 503
     assert response.json["database"] == "ok" and response.json["redis"].startswith("error")
-    with app.app_context():
-        db.engine.dispose()
