@@ -157,3 +157,20 @@ def test_the_templates_unchanged_sample_row_is_skipped_and_mobiles_may_be_number
     assert result.ok, texts(result)
     assert [o.name for o in session.scalars(select(Organization))] == ["丙科技有限公司"]
     assert session.scalars(select(Person.mobile)).all() == ["13912345678"]
+
+
+def test_the_audit_entries_of_a_batch_mask_numbers_as_the_pages_do(session, world):
+    """The database masks the batch's audit parameters by the same rule as models.present.mask, for every length."""
+    from models.present import mask
+
+    u1 = make_uscc()
+    numbers = {resident_id(3): "居民身份证", "E1234567": "护照", "H0123456789": "港澳居民来往内地通行证"}
+    rows = [person_row(u1, i, 证件类型=kind, 证件号码=number, 人员类型="中国大陆地区" if kind == "居民身份证" else
+                       ("港澳台地区" if kind.startswith("港澳") else "其他国家/地区"), 出生日期="1990-01-01", 性别="男")
+            for i, (number, kind) in enumerate(numbers.items(), 1)]
+    result = imported(session, "registration", registration_book([org_row("丁公司", u1, "GZ")], rows),
+                      world.admins["GZ"])
+    assert result.ok, texts(result)
+    entries = audit_entries(session, "person", action="person.created")
+    shown = {e.params["id_number"] for e in entries}
+    assert shown == {mask(n) for n in numbers}

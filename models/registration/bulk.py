@@ -230,12 +230,18 @@ def _audit_sql(model, object_type: str, columns, alias: str, dialect: str) -> st
 
 
 def _mask_sql(value: str, dialect: str) -> str:
-    """SQL for models.present.mask: the first three and last four characters kept, stars between."""
+    """SQL for models.present.mask: 11 characters or more keep the first three and last four, 8 to 10 the first
+    and last two, shorter ones nothing; stars between."""
     if dialect == "postgresql":
-        masked = f"left({value}, 3) || repeat('*', length({value}) - 7) || right({value}, 4)"
+        def kept(front: int, back: int) -> str:
+            return f"left({value}, {front}) || repeat('*', length({value}) - {front + back}) || right({value}, {back})"
         short = f"repeat('*', length({value}))"
     else:
         stars = "'" + "*" * 64 + "'"
-        masked = f"substr({value}, 1, 3) || substr({stars}, 1, length({value}) - 7) || substr({value}, -4)"
+
+        def kept(front: int, back: int) -> str:
+            return (f"substr({value}, 1, {front}) || substr({stars}, 1, length({value}) - {front + back}) || "
+                    f"substr({value}, -{back})")
         short = f"substr({stars}, 1, length({value}))"
-    return f"CASE WHEN length({value}) > 7 THEN {masked} ELSE {short} END"
+    return (f"CASE WHEN length({value}) >= 11 THEN {kept(3, 4)} WHEN length({value}) >= 8 THEN {kept(1, 2)} "
+            f"ELSE {short} END")
