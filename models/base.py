@@ -65,6 +65,11 @@ class LabeledEnum(str, enum.Enum):
         """(value, Chinese label) pairs for forms and filters."""
         return [(m.value, m.zh) for m in cls]
 
+    @classmethod
+    def labelled(cls) -> tuple[tuple[str, tuple[str, str]], ...]:
+        """(value, (Chinese, English)) pairs: an action parameter's choices, shown in the reader's language."""
+        return tuple((m.value, (m.zh, m.en)) for m in cls)
+
 
 def enum_column_type(enum_cls: type[LabeledEnum], name: str) -> Enum:
     """A portable enum column: VARCHAR with a CHECK constraint, storing the lower-case values."""

@@ -30,7 +30,7 @@ class Param:
     label: tuple[str, str]
     kind: str = "text"  # a key of KINDS
     required: bool = True
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[tuple[str, str | tuple[str, str]], ...] = ()  # (value, label or (zh, en) labels)
     max_length: int = 500
 
     def invalid(self, value) -> InvalidParameter:
@@ -113,8 +113,9 @@ def _sub_delegation_choices(session) -> list[tuple[str, str]]:
 
 KINDS: dict[str, Kind] = {
     "text": Kind(_text, lambda p, label, v, s: TextAreaField(label, validators=v + [Length(max=p.max_length)])),
-    "choice": Kind(_choice, lambda p, label, v, s: SelectField(label, choices=[("", "")] + list(p.choices),
-                                                               validators=v)),
+    "choice": Kind(_choice, lambda p, label, v, s: SelectField(
+        label, choices=[("", "")] + [(code, text if isinstance(text, str) else text[0]) for code, text in p.choices],
+        validators=v)),
     "sub_delegation": Kind(_sub_delegation, lambda p, label, v, s: SelectField(
         label, choices=_sub_delegation_choices(s), validators=v)),
     "amount": Kind(_amount, lambda p, label, v, s: DecimalField(

@@ -82,8 +82,8 @@ def _submit_voucher(session, target, *, actor, params):
 
 
 INVOICE_PARAMS = (
-    Param("kind", ("发票类型", "Invoice kind"), kind="choice", choices=tuple(InvoiceKind.choices())),
-    Param("title_kind", ("抬头类型", "Title kind"), kind="choice", choices=tuple(PartyKind.choices())),
+    Param("kind", ("发票类型", "Invoice kind"), kind="choice", choices=InvoiceKind.labelled()),
+    Param("title_kind", ("抬头类型", "Title kind"), kind="choice", choices=PartyKind.labelled()),
     Param("title", ("发票抬头（B2B和单位转账支付的订单自动带出付款单位）", "Title (B2B and organisation transfers: the payer)"),
           required=False, max_length=200),
     Param("tax_number", ("纳税人识别号", "Tax number"), required=False, max_length=20),
@@ -269,7 +269,7 @@ class RefundView(MoneyWorkflowList):
 # --------------------------------------------------------------------------------------------------
 
 REFUND_PARAMS = (
-    Param("method", ("退款方式", "Refund method"), kind="choice", choices=tuple(RefundMethod.choices())),
+    Param("method", ("退款方式", "Refund method"), kind="choice", choices=RefundMethod.labelled()),
     Param("payee_name", ("收款人名称（退至银行账户时必填）", "Payee (for a bank account)"), required=False, max_length=100),
     Param("bank_account", ("收款人账号", "Payee's account"), required=False, max_length=40),
     Param("bank_name", ("收款人开户银行", "Payee's bank"), required=False, max_length=100),

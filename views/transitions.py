@@ -23,7 +23,6 @@ from sqlalchemy.orm import aliased
 from jobs.batches import inline_rows, submit_batch
 from models import DomainError, files
 from models.ids import id_in, parse_ids
-from models.base import LabeledEnum
 from models.engine import Transition, Workflow, run
 from reports.xlsx import write_table
 from views.common import lang
@@ -114,12 +113,8 @@ def param_form(transition, session):
 
 
 def choice_label(value: str, label) -> str:
-    """An option's words: a (zh, en) pair picked, or the enum member whose Chinese label it is, in the reader's language."""
-    if isinstance(label, tuple):
-        return pick(label)
-    member = next((m for enum in LabeledEnum.__subclasses__() for m in enum
-                   if m.value == value and m.zh == label), None)
-    return enum_label(member) if member is not None else label
+    """An option's words in the reader's language: a (zh, en) pair picked; a plain label as it is."""
+    return pick(label) if isinstance(label, tuple) else label
 
 
 @dataclass(frozen=True)

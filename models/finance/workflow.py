@@ -129,7 +129,7 @@ DEADLINE_PASSED = Guard("尚未过支付截止日", lambda m, p, a: deadline_pas
 VOUCHER_PARAMS = (
     Param("voucher", ("汇款凭证", "Transfer voucher"), kind="file"),
     Param("amount", ("汇款金额（元）", "Amount (CNY)"), kind="amount"),
-    Param("payer_kind", ("汇款方", "Payer kind"), kind="choice", choices=tuple(PartyKind.choices())),
+    Param("payer_kind", ("汇款方", "Payer kind"), kind="choice", choices=PartyKind.labelled()),
     Param("payer_name", ("汇款单位/个人", "Payer"), max_length=200),
     Param("payer_bank", ("支行名称", "Bank branch"), required=False, max_length=100),
     Param("payer_account", ("汇款账号", "Payer's account"), required=False, max_length=40),

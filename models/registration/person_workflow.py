@@ -12,7 +12,7 @@ from models.engine import Guard, Notify, Param, Transition, Workflow
 S = PersonState
 ADMINS = frozenset({Role.SECRETARIAT, Role.SUB_DELEGATION_ADMIN})
 SECRETARIAT = frozenset({Role.SECRETARIAT})
-LABEL_PARAM = Param("label", ("人员标签", "Label"), kind="choice", choices=tuple(Label.choices()))
+LABEL_PARAM = Param("label", ("人员标签", "Label"), kind="choice", choices=Label.labelled())
 UPGRADE_PARAM = Param("label", ("升级为", "Upgrade to"), kind="choice",
                       choices=((Label.STAFF.value, Label.STAFF.zh), (Label.VIP.value, Label.VIP.zh)))
 

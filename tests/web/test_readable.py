@@ -92,6 +92,7 @@ def pages_of(client, rows) -> list[str]:
              "/admin/jobs/", "/admin/mass_mail/", "/admin/account/",
              f"/admin/person/transition/create_orders/?ids={rows.of['GZ'][Person]}",
              f"/admin/person/transition/request_refund/?ids={rows.of['GZ'][Person]}",
+             f"/admin/person/transition/set_label/?ids={rows.of['GZ'][Person]}",
              f"/admin/badge_order/transition/submit_voucher/?ids={rows.of['GZ'][Order]}",
              f"/admin/badge_order/transition/request_invoice/?ids={rows.of['GZ'][Order]}",
              f"/admin/refund/transition/batch_refund/?ids={rows.of['GZ'][Refund]}"]
