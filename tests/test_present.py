@@ -1,4 +1,6 @@
 """Presentation rules need no request: labels in a language, masking by role."""
+import pytest
+
 from models import Organization, OrgState, Person, Role, SubDelegation
 from models import present
 
@@ -71,3 +73,17 @@ def test_finance_entries_parameters_in_words():
             assert line.split("：")[0].split(": ")[0] not in params, (action, line)
     assert present.describe_params("payment", "payment.recorded", {"method": "qr_wechat"}, "zh") == [
         "支付方式：扫码支付（微信）"]
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("440103199001011234", "440***********1234"),  # resident ID: 3 + 4, as China shows them
+    ("13800138000", "138****8000"),                # mobile
+    ("E12345678", "E******78"),                    # passport: at most half shows
+    ("01234567", "0*****67"),                      # Taiwan permit: 3 of 8
+    ("0012345", "*******"),                        # 7 or fewer: nothing
+    ("", ""), (None, ""),
+])
+def test_mask_shows_no_more_than_a_viewer_needs(value, shown):
+    from models.present import mask
+
+    assert mask(value) == shown
