@@ -718,3 +718,18 @@ def test_cli_create_orders_and_expire_orders(session, fw, gateway_app):
     assert runner.invoke(args=["expire-orders", "--as", fw.finance.username]).output.endswith("已过期 0 个订单\n")
     refused = runner.invoke(args=["expire-orders", "--as", fw.admins["GZ"].username])
     assert refused.exit_code == 1 and "无权" in refused.output
+
+
+def test_refunds_asked_for_by_person_are_told_per_person_and_keep_to_the_scope(session, fw):
+    _, ids = paid(session, fw, "GZ", n=2)
+    set_person_state(session, ids, PersonState.REVIEW_FAILED)
+    _, unpaid = waiting(session, fw, "GZ", n=1)
+    set_person_state(session, unpaid, PersonState.CANCELLED)
+    _, elsewhere = paid(session, fw, "SZ", n=1)
+    set_person_state(session, elsewhere, PersonState.REVIEW_FAILED)
+    outcome = fin.request_refunds_of_persons(session, ids + unpaid + elsewhere, actor=fw.admins["GZ"],
+                                             method="original_route", now=NOW)
+    assert outcome.done == sorted(ids)
+    assert "没有已支付的订单" in outcome.skipped[unpaid[0]]
+    assert outcome.skipped[elsewhere[0]].code == "not_visible"  # another city's person: not even whether it paid
+    assert session.scalar(select(func.count()).select_from(Refund)) == 2

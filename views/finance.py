@@ -13,14 +13,14 @@ from flask import abort, send_file
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from models import Invoice, Order, OrderLine, Payment, Person, PersonState, Refund, Role
 from models.engine import Param
 from models.enums import InvoiceKind, OrderState, PartyKind, RefundMethod
 from models.finance import operations as finance
-from models.finance.common import Outcome, refusal
+from models.finance.common import Outcome
 from models.finance.workflow import (ADMINS, FINANCE, INVOICE_WORKFLOW, ORDER_WORKFLOW, PAYMENT_WORKFLOW,
                                      REFUND_WORKFLOW, REQUESTERS, VOUCHER_PARAMS)
 from models.ids import id_in
@@ -283,17 +283,7 @@ def _create_orders(session, target, *, actor, params):
 
 
 def _request_refunds_of_persons(session, target, *, actor, params):
-    """Refunds of the persons' paid order lines; the outcome is told per person, as the user chose them."""
-    person_ids = select(Person.id).where(id_in(Person.id, target)) if not isinstance(target, Select) else target
-    lines = dict(session.execute(select(OrderLine.id, OrderLine.person_id).join(Order).where(
-        OrderLine.person_id.in_(person_ids), Order.state == OrderState.PAID.value)).all())
-    outcome = finance.request_refund(session, list(lines), actor=actor, **params) if lines else Outcome()
-    by_person = Outcome(done=sorted(lines[i] for i in outcome.done))
-    by_person.skipped = {lines[i]: why for i, why in outcome.skipped.items()}
-    chosen = set(target) if not isinstance(target, Select) else set(session.scalars(target))
-    for person_id in sorted(chosen - set(lines.values())):
-        by_person.skipped[person_id] = refusal("该人员没有已支付的订单，无需退款", "state")
-    return by_person
+    return finance.request_refunds_of_persons(session, target, actor=actor, **params)
 
 
 PERSON_MONEY_VERBS = {

@@ -18,17 +18,19 @@ from sqlalchemy.orm import Session
 from models.audit.operations import record
 from models.base import utcnow
 from models.delegation.tables import User
-from models.engine import Result, run
+from models.engine import NOT_VISIBLE, Result, run
 from models.enums import InvoiceKind, InvoiceState, OrderState, PartyKind, Role
 from models.errors import InvalidParameter, InvalidState, NotFound
 from models.finance import copay, invoicing, payments, refunding
 from models.finance.balances import has_active_refund, has_valid_invoice, order_money
-from models.finance.common import Outcome, lock_ids, require_role
+from models.finance.common import Outcome, lock_ids, refusal, require_role
 from models.finance.fees import deadline_passed
 from models.finance.ordering import SHANGHAI, OrderBatch, check_persons, insert_orders, local_time
-from models.finance.tables import Invoice, Order
+from models.finance.tables import Invoice, Order, OrderLine
 from models.finance.workflow import (ADMINS, FINANCE, INVOICE_WORKFLOW, ORDER_WORKFLOW, PAYMENT_WORKFLOW,
                                      REFUND_WORKFLOW, REQUESTERS)
+from models.registration.tables import Person
+from models.ids import id_in
 from models.scope import visible
 
 Ids = list[int] | Select  # the target rows: ids, or a SELECT of ids
@@ -214,6 +216,27 @@ def request_refund(session: Session, line_ids: Ids, *, actor: User, method: str,
                                                       actor=actor, now=now)
     session.flush()
     return outcome
+
+
+def request_refunds_of_persons(session: Session, person_ids: Ids, *, actor: User, method: str,
+                               **details) -> Outcome:
+    """request_refund for persons (审核不通过 or 注销) rather than order lines: each person's paid line.
+
+    The outcome is told per person, as the user chose them; a person outside the actor's scope is not
+    visible, one without a paid order is told so.
+    """
+    chosen = set(session.scalars(person_ids)) if isinstance(person_ids, Select) else {int(i) for i in person_ids}
+    visible_ids = select(Person.id).where(id_in(Person.id, sorted(chosen)), visible(actor, Person))
+    lines = dict(session.execute(select(OrderLine.id, OrderLine.person_id).join(Order).where(
+        OrderLine.person_id.in_(visible_ids), Order.state == OrderState.PAID.value)).all())
+    outcome = request_refund(session, list(lines), actor=actor, method=method, **details) if lines else Outcome()
+    by_person = Outcome(done=sorted(lines[i] for i in outcome.done),
+                        skipped={lines[i]: why for i, why in outcome.skipped.items()})
+    seen = set(session.scalars(visible_ids))
+    for person_id in sorted(chosen - set(lines.values())):
+        by_person.skipped[person_id] = (refusal("该人员没有已支付的订单，无需退款", "state") if person_id in seen
+                                        else refusal(NOT_VISIBLE, "not_visible"))
+    return by_person
 
 
 def approve_refunds(session: Session, ids: Ids, *, actor: User, now: datetime | None = None) -> Result:
