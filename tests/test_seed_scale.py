@@ -65,3 +65,10 @@ def test_scale_seeding_refuses_a_database_that_holds_organisations(session, worl
     make_organization(session, world.subs["GZ"])
     with pytest.raises(ScaleError):
         seed_at_scale(session, orgs=24, persons=100, template_orgs=TEMPLATE)
+
+
+def test_the_grown_targets_quotas_and_budgets_are_the_secretariats_audited_edits(session):
+    seed_at_scale(session, orgs=TEMPLATE * 2, persons=TEMPLATE * 10, seed=2, template_orgs=TEMPLATE)
+    subs = session.scalars(select(SubDelegation)).all()
+    edits = session.scalars(select(AuditEntry).where(AuditEntry.action == "sub_delegation.edited")).all()
+    assert {e.object_id for e in edits} == {s.id for s in subs if s.recruitment_target or s.vip_quota}

@@ -17,12 +17,14 @@ import random
 from collections.abc import Callable
 from functools import lru_cache
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from stdnum.cn import uscc as uscc_check
 
+from admin_app.seed.tree import seed_secretariat
 from admin_app.seed.values import OTHER_PROVINCE_CITIES, area_codes, gb11714_check, with_check_digit
+from models.delegation.operations import edit_sub_delegation
 from models import (AuditEntry, DealIntention, IdType, Invoice, Order, OrderLine, Organization, OrgAddress,
                     OutboxMessage, Payment, Person, Refund, SubDelegation)
 
@@ -54,14 +56,20 @@ def seed_at_scale(session: Session, *, orgs: int, persons: int, seed: int = 0,
     copies = math.ceil(orgs / template_orgs) - 1
     if copies > 0:
         clone(session, copies, random.Random(seed), progress)
-        # Each sub-delegation recruits for K + 1 template's worth: its targets, quotas and budget grow alike.
-        session.execute(update(SubDelegation).values(
-            recruitment_target=SubDelegation.recruitment_target * (copies + 1),
-            vip_quota=SubDelegation.vip_quota * (copies + 1), staff_quota=SubDelegation.staff_quota * (copies + 1),
-            copay_budget=SubDelegation.copay_budget * (copies + 1)))
+        grow_allowances(session, copies + 1)
     summary.update(organizations=session.scalar(select(func.count()).select_from(Organization)),
                    persons=session.scalar(select(func.count()).select_from(Person)), copies=copies)
     return summary
+
+
+def grow_allowances(session: Session, factor: int) -> None:
+    """Each sub-delegation recruits for `factor` templates' worth: the secretariat raises its target, quotas and
+    budget alike, through the domain's operation (audited), one sub-delegation at a time (26 of them)."""
+    actor = seed_secretariat(session)
+    for sub in session.scalars(select(SubDelegation).order_by(SubDelegation.id)):
+        edit_sub_delegation(session, sub, {"recruitment_target": sub.recruitment_target * factor,
+                                           "vip_quota": sub.vip_quota * factor, "staff_quota": sub.staff_quota * factor,
+                                           "copay_budget": sub.copay_budget * factor}, actor=actor)
 
 
 def clone(session: Session, copies: int, rng: random.Random, progress: Callable[[str], None]) -> None:

@@ -72,8 +72,9 @@ class SubDelegation(Base):
     code: Mapped[str] = col(String(32), "代码", "Code", unique=True)
     name: Mapped[str] = col(String(100), "成员单位", "Name")
     kind: Mapped[SubDelegationKind] = enum_col(SubDelegationKind, "sub_delegation_kind", "类型", "Kind")
+    # Up to a million organisations: the national-scale demo (seed-demo --orgs 200000) grows targets to match.
     recruitment_target: Mapped[int] = col(Integer, "招商任务（家）", "Recruitment target", default=0,
-                                           info={"range": (0, 100_000)})
+                                           info={"range": (0, 1_000_000)})
     vip_quota: Mapped[int] = col(Integer, "VIP额度", "VIP quota", default=0, info={"range": (0, 100_000)})
     staff_quota: Mapped[int] = col(Integer, "工作人员额度", "Staff quota", default=0, info={"range": (0, 100_000)})
     copay_budget: Mapped[Decimal] = col(Numeric(14, 2), "统付额度（元）", "Co-payment budget (CNY)", default=Decimal(0),
